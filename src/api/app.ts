@@ -1,0 +1,26 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { ApiDeps } from './deps.js';
+import { registerDocs } from './plugins/docs.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { healthRoutes } from './routes/health.js';
+
+/** The API as a value: no listen, no signals. server.ts runs it; tests inject into it or listen on port 0. */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: deps.config.MAX_BODY_BYTES,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
+      ? req.headers['x-request-id']
+      : crypto.randomUUID()),
+    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  registerErrorHandling(app);
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await registerDocs(app);
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  return app;
+}

@@ -1,0 +1,43 @@
+/**
+ * Errors the API answers with, as RFC 9457 problem details. `code` is stable: clients branch on it.
+ * Routes throw these; the one error handler in app.ts turns them (and Fastify's own) into responses.
+ */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'ApiProblem';
+  }
+}
+
+export interface FieldError {
+  /** JSON pointer to the offending field, e.g. `/student/training/epochs`. */
+  field: string;
+  message: string;
+}
+
+export const notFound = (what: string, id: string) => new ApiProblem(404, 'not_found', `${what} ${id} does not exist`);
+
+export function invalidRequest(errors: FieldError[]): ApiProblem {
+  const first = errors[0];
+  const message = first ? `${first.field || 'body'}: ${first.message}` : 'invalid request';
+  return new ApiProblem(400, 'invalid_request', message, { errors });
+}
+
+export const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};

@@ -1,0 +1,10 @@
+import type { Command } from 'commander';
+import { startWorker } from '../../worker/worker.js';
+import { runService } from '../lifecycle.js';
+
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker: takes jobs from the queue and trains each in a sandboxed child process')
+    .action(() => runService('worker', startWorker));
+}
