@@ -31,6 +31,8 @@ export interface BackendInfo {
   simd: boolean;
   /** wasm: kernels we registered because the package lacks them. */
   addedKernels: string[];
+  /** wasm: stock kernels replaced because they compute wrong results (e.g. MaxPoolGrad). */
+  fixedKernels: string[];
   /** wasm: stock kernels replaced by fast compositions. */
   fastKernels: string[];
   /** Why better candidates were skipped (`auto`), e.g. "tensorflow: Cannot find package ...". */
@@ -89,7 +91,7 @@ async function activate(name: BackendName, options: BackendOptions): Promise<Omi
     await importModule(name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
     nativeLoaded = name;
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tensorflow backend did not initialise');
-    return { name, tfBackend: 'tensorflow', threads: 0, simd: false, addedKernels: [], fastKernels: [] };
+    return { name, tfBackend: 'tensorflow', threads: 0, simd: false, addedKernels: [], fixedKernels: [], fastKernels: [] };
   }
   if (name === 'wasm') {
     wasmLoad ??= await loadWasmModule(options.threads ?? 1);
@@ -99,12 +101,12 @@ async function activate(name: BackendName, options: BackendOptions): Promise<Omi
   }
   if (!(await tf.setBackend(name))) throw new Error(`${name} backend did not initialise`);
   await tf.ready();
-  return { name, tfBackend: name, threads: 1, simd: false, addedKernels: [], fastKernels: [] };
+  return { name, tfBackend: name, threads: 1, simd: false, addedKernels: [], fixedKernels: [], fastKernels: [] };
 }
 
-function wasmKernelInfo(options: BackendOptions): Pick<BackendInfo, 'addedKernels' | 'fastKernels'> {
-  const { added, fastPaths } = registerWasmKernels(options.fastKernels ?? true);
-  return { addedKernels: added, fastKernels: fastPaths };
+function wasmKernelInfo(options: BackendOptions): Pick<BackendInfo, 'addedKernels' | 'fixedKernels' | 'fastKernels'> {
+  const { added, fixed, fastPaths } = registerWasmKernels(options.fastKernels ?? true);
+  return { addedKernels: added, fixedKernels: fixed, fastKernels: fastPaths };
 }
 
 function firstLine(err: unknown): string {
