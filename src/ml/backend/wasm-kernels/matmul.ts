@@ -21,6 +21,21 @@ function swapLastTwo(c: Composer, t: TensorInfo): TensorInfo {
   return c.transpose(t, perm);
 }
 
+/**
+ * a·bᵀ can also be computed as (b·aᵀ)ᵀ, and aᵀ·bᵀ as (b·a)ᵀ. Which is cheaper depends on the shapes:
+ * XNNPACK packs its right operand on every call with a fresh tensor, so transposing and packing a
+ * big weight matrix (the input gradient of a dense layer: dy·Wᵀ) costs more than transposing the
+ * small activation and the result. Bias and activation of the fused kernel apply to the final
+ * layout, so it always transposes operands in place.
+ */
+function viaSwappedProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): boolean {
+  if (transposeA && transposeB) return true;
+  if (!transposeB) return false;
+  const [m, k] = a.shape.slice(-2) as [number, number];
+  const n = b.shape[b.shape.length - 2]!;
+  return 2 * m * k + m * n < 2 * n * k;
+}
+
 function untransposedMatMul(kernelName: 'BatchMatMul' | '_FusedMatMul') {
   return composed((c: Composer, args: KernelArgs): TensorInfo => {
     const a = input(args, 'a');
@@ -30,9 +45,15 @@ function untransposedMatMul(kernelName: 'BatchMatMul' | '_FusedMatMul') {
     const inputs: Record<string, TensorInfo> = {};
     for (const [k, v] of Object.entries(args.inputs)) if (v) inputs[k] = v;
     if (!fast) return c.run(kernelName, inputs, args.attrs);
+    const plain = { ...args.attrs, transposeA: false, transposeB: false };
+    if (kernelName === 'BatchMatMul' && viaSwappedProduct(a, b, transposeA, transposeB)) {
+      // (a·bᵀ)ᵀ = b·aᵀ and (aᵀ·bᵀ)ᵀ = b·a
+      const swapped = c.run(kernelName, { a: b, b: transposeA ? a : swapLastTwo(c, a) }, plain);
+      return swapLastTwo(c, swapped);
+    }
     inputs['a'] = transposeA ? swapLastTwo(c, a) : a;
     inputs['b'] = transposeB ? swapLastTwo(c, b) : b;
-    return c.run(kernelName, inputs, { ...args.attrs, transposeA: false, transposeB: false });
+    return c.run(kernelName, inputs, plain);
   });
 }
 
