@@ -19,7 +19,11 @@ describe('wasm fast paths match cpu', () => {
         const b2 = randomTensor(tb ? [9, 33] : [33, 9], 2);
         const a3 = randomTensor(ta ? [3, 20, 5] : [3, 5, 20], 3);
         const b3 = randomTensor(tb ? [3, 7, 20] : [3, 20, 7], 4);
+        // A short a and a long b: a·bᵀ goes through (b·aᵀ)ᵀ.
+        const aShort = randomTensor(ta ? [33, 4] : [4, 33], 25);
+        const bLong = randomTensor(tb ? [40, 33] : [33, 40], 26);
         return [
+          tf.matMul(aShort, bLong, ta, tb),
           tf.matMul(a2, b2, ta, tb),
           tf.matMul(a2.expandDims(0), b2.expandDims(0), ta, tb),
           tf.matMul(a3, b3, ta, tb),
