@@ -1,0 +1,48 @@
+/**
+ * Hinton et al. (2015) distillation loss:
+ *   L = (1-α)·CE(y, s) + α·T²·KL(softmax(t/T) ‖ softmax(s/T))
+ * with the KL divergence summed over classes and averaged over the batch. The T² factor keeps the
+ * soft term's gradient, which scales as 1/T², comparable to the hard term's across temperatures.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface DistillationTerms {
+  loss: tf.Scalar;
+  /** Cross-entropy of the student on the hard labels, batch mean. */
+  ce: tf.Scalar;
+  /** KL(teacher ‖ student) at temperature T, batch mean (before the α·T² weight). */
+  kd: tf.Scalar;
+}
+
+/** Cross-entropy of logits against integer labels, averaged over the batch. */
+export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(labels, logits.shape[1]!)), 1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}
+
+/** KL(softmax(teacher/T) ‖ softmax(student/T)), summed over classes, averaged over the batch. */
+export function softTargetKl(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D, temperature: number): tf.Scalar {
+  return tf.tidy(() => {
+    const logP = tf.logSoftmax(tf.div(teacherLogits, temperature));
+    const logQ = tf.logSoftmax(tf.div(studentLogits, temperature));
+    return tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1)) as tf.Scalar;
+  });
+}
+
+export function distillationLoss(
+  labels: tf.Tensor1D,
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  temperature: number,
+  alpha: number,
+): DistillationTerms {
+  return tf.tidy(() => {
+    const ce = crossEntropy(labels, studentLogits);
+    const kd = softTargetKl(teacherLogits, studentLogits, temperature);
+    const loss = tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha * temperature * temperature)) as tf.Scalar;
+    return { loss, ce, kd };
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Everything a job needs before training: the split dataset as tensors at each model's input
+ * resolution, the teacher (built or given) and the student, and the compute each phase will cost.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { adaptInputs, planAdapt } from './data/adapt.js';
+import type { SplitDataset } from './data/types.js';
+import { ModelError } from './errors.js';
+import { buildModel } from './models/build.js';
+import { modelInputShape, modelLayers } from './models/presets.js';
+import { artifactsToModel, type ModelArtifacts } from './models/serialize.js';
+import { walkLayers } from './models/shapes.js';
+import type { ModelSpec, ResolvedSpec } from './spec.js';
+
+export interface SplitTensors {
+  train: tf.Tensor;
+  validation: tf.Tensor;
+  test: tf.Tensor;
+}
+
+/** Tensors a job owns; disposed once, whatever happened. */
+export class TensorOwner {
+  private readonly owned = new Set<{ dispose(): void }>();
+  own<T extends { dispose(): void }>(t: T): T {
+    this.owned.add(t);
+    return t;
+  }
+  ownModel<T extends { model: tf.LayersModel }>(built: T): T {
+    this.own(built.model);
+    return built;
+  }
+  disposeAll(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.clear();
+  }
+}
+
+export function splitTensors(split: SplitDataset, owner: TensorOwner): { x: SplitTensors; y: { train: tf.Tensor1D; validation: tf.Tensor1D; test: tf.Tensor1D } } {
+  const x = (s: { x: Float32Array; y: Int32Array }) => owner.own(tf.tensor(s.x, [s.y.length, ...split.shape]));
+  const y = (s: { y: Int32Array }) => owner.own(tf.tensor1d(s.y, 'int32'));
+  return {
+    x: { train: x(split.train), validation: x(split.validation), test: x(split.test) },
+    y: { train: y(split.train), validation: y(split.validation), test: y(split.test) },
+  };
+}
+
+/** The same splits at a model's input shape (the dataset's own tensors when the shapes agree). */
+export function tensorsFor(base: SplitTensors, inputShape: readonly number[], owner: TensorOwner): SplitTensors {
+  const from = base.train.shape.slice(1);
+  if (planAdapt(from, inputShape)?.kind === 'same') return base;
+  return {
+    train: owner.own(adaptInputs(base.train, inputShape)),
+    validation: owner.own(adaptInputs(base.validation, inputShape)),
+    test: owner.own(adaptInputs(base.test, inputShape)),
+  };
+}
+
+export interface BuiltModel {
+  model: tf.LayersModel;
+  inputShape: number[];
+  /** Forward multiply-adds per sample (estimated from parameters for a given model). */
+  macs: number;
+}
+
+export function buildFromSpec(spec: ModelSpec, split: SplitDataset, role: string, seed: number, seedRole = role): BuiltModel {
+  const inputShape = modelInputShape(spec, split.shape)!;
+  const layers = modelLayers(spec, inputShape, split.classNames.length);
+  return { model: buildModel(layers, inputShape, role, seed, seedRole), inputShape, macs: walkLayers(layers, inputShape).macs };
+}
+
+/** A given teacher, checked against the dataset: its input must be reachable, its outputs the classes. */
+export async function loadGivenTeacher(id: string, split: SplitDataset, resolve: ((id: string) => Promise<ModelArtifacts>) | undefined): Promise<BuiltModel> {
+  if (!resolve) throw new ModelError('model_not_found', `teacher model "${id}" cannot be resolved here (no model resolver given)`);
+  const artifacts = await resolve(id);
+  let model: tf.LayersModel;
+  try {
+    model = await artifactsToModel(artifacts);
+  } catch (err) {
+    throw new ModelError('model_unreadable', `teacher model "${id}" is not a readable tfjs layers model: ${(err as Error).message}`);
+  }
+  const inputShape = model.inputs[0]!.shape.slice(1) as number[];
+  const outputShape = model.outputs[0]!.shape.slice(1);
+  const problem =
+    inputShape.some((d) => d === null) || !planAdapt(split.shape, inputShape)
+      ? `reads inputs of shape [${inputShape}], which dataset samples of shape [${split.shape}] cannot be resized to`
+      : outputShape.length !== 1 || outputShape[0] !== split.classNames.length
+        ? `outputs [${outputShape}] but the dataset has ${split.classNames.length} classes`
+        : undefined;
+  if (problem) {
+    model.dispose();
+    throw new ModelError('model_shape_mismatch', `teacher model "${id}" ${problem}`);
+  }
+  return { model, inputShape, macs: model.countParams() };
+}
+
+/** Relative compute per phase (multiply-adds), for job-wide percent and ETA. */
+export function phaseWeights(spec: ResolvedSpec, teacher: BuiltModel, student: BuiltModel, split: SplitDataset, teacherTrained: boolean, perBatch: boolean) {
+  const n = split.train.y.length;
+  const nv = split.validation.y.length;
+  const nt = split.test.y.length;
+  const mt = teacher.macs;
+  const ms = student.macs;
+  const se = spec.student.training.epochs;
+  const teacherTraining = teacherTrained && 'training' in spec.teacher ? spec.teacher.training.epochs * (3 * mt * n + mt * nv) : 0;
+  const distilling = se * (3 * ms * n + ms * nv + (perBatch ? mt * n : 0));
+  const baseline = spec.distillation.baseline ? se * (3 * ms * n + ms * nv) : 0;
+  const training = teacherTraining + distilling + baseline + mt * n;
+  return {
+    preparing_data: training * 0.01,
+    training_teacher: teacherTraining,
+    computing_soft_targets: perBatch ? 0 : mt * n,
+    distilling,
+    training_baseline: baseline,
+    // Evaluation is short but measuring latency takes a few seconds whatever the model size.
+    evaluating: (mt + 2 * ms) * nt + training * 0.04,
+    saving: training * 0.01,
+  };
+}

@@ -1,0 +1,261 @@
+/**
+ * The job spec: what to distil, from what, into what. TypeBox schemas are plain JSON Schema so the
+ * HTTP layer validates bodies with them (ajv) and publishes them in OpenAPI; `checkSpec` adds what a
+ * schema cannot say, and `withDefaults` fills in every documented default.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import type { SpecProblem } from './errors.js';
+
+const PositiveInt = (description: string, extra: object = {}) =>
+  Type.Integer({ minimum: 1, description, ...extra });
+const Size2 = (description: string) =>
+  Type.Union([Type.Integer({ minimum: 1 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 })], {
+    description,
+  });
+const strict = { additionalProperties: false } as const;
+
+export const InputShapeSchema = Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), {
+  minItems: 1,
+  maxItems: 3,
+  description:
+    'Shape of one input sample as this model reads it, e.g. [784] or [16,16,1]. Default: the dataset\'s shape. ' +
+    'When it differs from the dataset, images are resized bilinearly (a flat vector whose length is a square is read as a one-channel image).',
+});
+
+export const ActivationSchema = Type.Union(
+  [
+    Type.Literal('linear'),
+    Type.Literal('relu'),
+    Type.Literal('relu6'),
+    Type.Literal('elu'),
+    Type.Literal('selu'),
+    Type.Literal('sigmoid'),
+    Type.Literal('tanh'),
+    Type.Literal('softplus'),
+    Type.Literal('softmax'),
+    Type.Literal('swish'),
+  ],
+  { description: 'Activation function. Default: linear.' },
+);
+export type Activation = Static<typeof ActivationSchema>;
+
+const Padding = Type.Union([Type.Literal('valid'), Type.Literal('same')], { description: 'Default: valid.' });
+
+export const DenseLayerSchema = Type.Object(
+  {
+    type: Type.Literal('dense'),
+    units: PositiveInt('Output units.', { maximum: 65536 }),
+    activation: Type.Optional(ActivationSchema),
+    use_bias: Type.Optional(Type.Boolean({ description: 'Default: true.' })),
+  },
+  strict,
+);
+export const Conv2dLayerSchema = Type.Object(
+  {
+    type: Type.Literal('conv2d'),
+    filters: PositiveInt('Output channels.', { maximum: 4096 }),
+    kernel_size: Size2('Kernel height and width (one number for a square kernel).'),
+    strides: Type.Optional(Size2('Default: 1.')),
+    padding: Type.Optional(Padding),
+    activation: Type.Optional(ActivationSchema),
+  },
+  strict,
+);
+const poolFields = {
+  pool_size: Type.Optional(Size2('Default: 2.')),
+  strides: Type.Optional(Size2('Default: pool_size.')),
+  padding: Type.Optional(Padding),
+};
+export const MaxPooling2dLayerSchema = Type.Object({ type: Type.Literal('maxPooling2d'), ...poolFields }, strict);
+export const AveragePooling2dLayerSchema = Type.Object({ type: Type.Literal('averagePooling2d'), ...poolFields }, strict);
+export const FlattenLayerSchema = Type.Object({ type: Type.Literal('flatten') }, strict);
+export const DropoutLayerSchema = Type.Object(
+  { type: Type.Literal('dropout'), rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of units dropped while training.' }) },
+  strict,
+);
+export const BatchNormalizationLayerSchema = Type.Object(
+  {
+    type: Type.Literal('batchNormalization'),
+    momentum: Type.Optional(
+      Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Moving-average momentum. Default: 0.9 (Keras\' 0.99 converges too slowly for short jobs).' }),
+    ),
+    epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Default: 0.001.' })),
+  },
+  strict,
+);
+export const ActivationLayerSchema = Type.Object({ type: Type.Literal('activation'), activation: ActivationSchema }, strict);
+
+export const LayerSpecSchema = Type.Union([
+  DenseLayerSchema,
+  Conv2dLayerSchema,
+  MaxPooling2dLayerSchema,
+  AveragePooling2dLayerSchema,
+  FlattenLayerSchema,
+  DropoutLayerSchema,
+  BatchNormalizationLayerSchema,
+  ActivationLayerSchema,
+]);
+export type LayerSpec = Static<typeof LayerSpecSchema>;
+
+export const PRESETS = ['hinton-teacher', 'hinton-student', 'cnn-teacher', 'cnn-student', 'mlp-tiny', 'linear'] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+export const PresetModelSchema = Type.Object(
+  {
+    preset: Type.Union(
+      [
+        Type.Literal('hinton-teacher'),
+        Type.Literal('hinton-student'),
+        Type.Literal('cnn-teacher'),
+        Type.Literal('cnn-student'),
+        Type.Literal('mlp-tiny'),
+        Type.Literal('linear'),
+      ],
+      {
+      description:
+          'hinton-teacher: 784-1200-1200-classes with dropout; hinton-student: 784-800-800-classes; cnn-teacher / cnn-student: small convnets; mlp-tiny: one hidden layer of 32; linear: softmax regression.',
+      },
+    ),
+    input_shape: Type.Optional(InputShapeSchema),
+  },
+  strict,
+);
+export const LayersModelSchema = Type.Object(
+  {
+    layers: Type.Array(LayerSpecSchema, { minItems: 1, maxItems: 64, description: 'Layers in order; the last one outputs one logit per class.' }),
+    input_shape: Type.Optional(InputShapeSchema),
+  },
+  strict,
+);
+export const ModelSpecSchema = Type.Union([PresetModelSchema, LayersModelSchema]);
+export type ModelSpec = Static<typeof ModelSpecSchema>;
+
+export const TrainingSpecSchema = Type.Object(
+  {
+    epochs: Type.Optional(PositiveInt('Passes over the training split. Default: 5.', { maximum: 1000, default: 5 })),
+    batch_size: Type.Optional(PositiveInt('Samples per step. Default: 128.', { maximum: 65536, default: 128 })),
+    optimizer: Type.Optional(
+      Type.Union([Type.Literal('sgd'), Type.Literal('momentum'), Type.Literal('adam')], { description: 'Default: adam (momentum uses 0.9).', default: 'adam' }),
+    ),
+    learning_rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Default: 0.001.', default: 0.001 })),
+  },
+  strict,
+);
+export type TrainingSpec = Static<typeof TrainingSpecSchema>;
+
+export const SyntheticOptionsSchema = Type.Object(
+  {
+    classes: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: 'Default: 10.' })),
+    features: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'Length of a flat sample. Default: 32. Ignored when shape is given.' })),
+    shape: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 3, description: 'Sample shape, e.g. [8,8,1].' })),
+    samples: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000000, description: 'Total samples before splitting. Default: 5000.' })),
+    difficulty: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Class overlap, 0 (separable) to 1 (mostly noise). Default: 0.5.' })),
+    clusters_per_class: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Gaussian clusters per class; classes share neighbourhoods, so soft targets carry information. Default: 3.' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, description: 'Seed of the generated task (not of the split). Default: 0.' })),
+  },
+  strict,
+);
+export type SyntheticOptions = Static<typeof SyntheticOptionsSchema>;
+
+export const DatasetSpecSchema = Type.Object(
+  {
+    source: Type.Union([Type.Literal('builtin:mnist'), Type.Literal('builtin:synthetic'), Type.String({ minLength: 1, maxLength: 200, description: 'An uploaded dataset id (ds_…).' })], {
+      description: "'builtin:mnist' (10,000 real digits, 28×28×1), 'builtin:synthetic' (generated), or an uploaded dataset id.",
+    }),
+    options: Type.Optional(SyntheticOptionsSchema),
+    limit: Type.Optional(
+      Type.Object(
+        {
+          train: Type.Optional(Type.Integer({ minimum: 1, description: 'Use at most this many training samples (a transfer set), after the split.' })),
+          test: Type.Optional(Type.Integer({ minimum: 1, description: 'Use at most this many test samples.' })),
+        },
+        strict,
+      ),
+    ),
+    validation_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5, description: 'Share of the training split held out for validation. Default: 0.1.', default: 0.1 })),
+    test_fraction: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 0.5, description: 'Share held out for testing when the source has no test files. Default: 0.2.', default: 0.2 }),
+    ),
+  },
+  strict,
+);
+export type DatasetSpec = Static<typeof DatasetSpecSchema>;
+
+export const TeacherSpecSchema = Type.Union([
+  Type.Object({ model: ModelSpecSchema, training: Type.Optional(TrainingSpecSchema) }, strict),
+  Type.Object({ model_id: Type.String({ minLength: 1, maxLength: 200, description: 'A stored tfjs layers model (mdl_…) used as the teacher, untrained here.' }) }, strict),
+]);
+export type TeacherSpec = Static<typeof TeacherSpecSchema>;
+
+export const StudentSpecSchema = Type.Object({ model: ModelSpecSchema, training: Type.Optional(TrainingSpecSchema) }, strict);
+export type StudentSpec = Static<typeof StudentSpecSchema>;
+
+export const DistillationSpecSchema = Type.Object(
+  {
+    temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'Softmax temperature T. Default: 4.', default: 4 })),
+    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Weight α of the soft-target term; (1-α) weighs the hard labels. Default: 0.9.', default: 0.9 })),
+    baseline: Type.Optional(Type.Boolean({ description: 'Also train the student on hard labels only, same budget, for comparison. Default: false.', default: false })),
+    method: Type.Optional(Type.Array(Type.Literal('logits'), { minItems: 1, maxItems: 1, uniqueItems: true, description: "What knowledge is transferred. Default: ['logits']." })),
+    soft_targets: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('cached'), Type.Literal('per_batch')], {
+        description: 'cached: teacher logits computed once; per_batch: teacher run on every batch (the textbook loop). Default: auto (cached, as no augmentation changes inputs).',
+        default: 'auto',
+      }),
+    ),
+  },
+  strict,
+);
+export type DistillationSpec = Static<typeof DistillationSpecSchema>;
+
+export const EngineSpecSchema = Type.Object(
+  {
+    dataset: DatasetSpecSchema,
+    teacher: TeacherSpecSchema,
+    student: StudentSpecSchema,
+    distillation: Type.Optional(DistillationSpecSchema),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seeds splits, shuffles, initializers and dropout. Default: 42.', default: 42 })),
+  },
+  strict,
+);
+export type EngineSpec = Static<typeof EngineSpecSchema>;
+
+/** Every default filled in: what a job actually runs, and what the report echoes. */
+export type ResolvedTraining = Required<TrainingSpec>;
+export interface ResolvedSpec {
+  dataset: DatasetSpec & { validation_fraction: number; test_fraction: number };
+  teacher: { model: ModelSpec; training: ResolvedTraining } | { model_id: string };
+  student: { model: ModelSpec; training: ResolvedTraining };
+  distillation: Required<DistillationSpec>;
+  seed: number;
+}
+
+export const DEFAULT_TRAINING: ResolvedTraining = { epochs: 5, batch_size: 128, optimizer: 'adam', learning_rate: 0.001 };
+export const DEFAULT_DISTILLATION: Required<DistillationSpec> = { temperature: 4, alpha: 0.9, baseline: false, method: ['logits'], soft_targets: 'auto' };
+
+export function withDefaults(spec: EngineSpec): ResolvedSpec {
+  const teacher = spec.teacher;
+  return {
+    dataset: { ...spec.dataset, validation_fraction: spec.dataset.validation_fraction ?? 0.1, test_fraction: spec.dataset.test_fraction ?? 0.2 },
+    teacher: 'model_id' in teacher ? { model_id: teacher.model_id } : { model: teacher.model, training: { ...DEFAULT_TRAINING, ...teacher.training } },
+    student: { model: spec.student.model, training: { ...DEFAULT_TRAINING, ...spec.student.training } },
+    distillation: { ...DEFAULT_DISTILLATION, ...spec.distillation },
+    seed: spec.seed ?? 42,
+  };
+}
+
+/** JSON-Schema problems of an unknown value against a schema, as JSON pointers and messages. */
+export function schemaProblems(schema: TSchema, value: unknown): SpecProblem[] {
+  return [...Value.Errors(schema, value)]
+    .filter((e) => e.keyword !== 'boolean')
+    .map((e) => ({ path: e.instancePath, message: e.message + describeParams(e.params) }));
+}
+
+function describeParams(params: unknown): string {
+  if (params && typeof params === 'object' && 'additionalProperties' in params) {
+    return `: ${(params as { additionalProperties: string[] }).additionalProperties.join(', ')}`;
+  }
+  return '';
+}
+
+export { checkSpec } from './spec-check.js';

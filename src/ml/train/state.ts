@@ -1,0 +1,60 @@
+/**
+ * Model and optimizer state as plain arrays, for checkpoints. Positional (the order of
+ * model.getWeights() and of the optimizer's slots) so it does not depend on tfjs' global name counters.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ResolvedTraining } from '../spec.js';
+
+export interface StoredTensor {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
+}
+
+export function makeOptimizer(t: Pick<ResolvedTraining, 'optimizer' | 'learning_rate'>): tf.Optimizer {
+  switch (t.optimizer) {
+    case 'sgd':
+      return tf.train.sgd(t.learning_rate);
+    case 'momentum':
+      return tf.train.momentum(t.learning_rate, 0.9);
+    case 'adam':
+      return tf.train.adam(t.learning_rate);
+  }
+}
+
+function store(name: string, t: tf.Tensor): StoredTensor {
+  const dtype = t.dtype === 'int32' ? 'int32' : 'float32';
+  return { name, shape: [...t.shape], dtype, data: dtype === 'int32' ? Int32Array.from(t.dataSync()) : Float32Array.from(t.dataSync()) };
+}
+
+export function readModelWeights(model: tf.LayersModel): StoredTensor[] {
+  return model.getWeights().map((w, i) => store(`w${i}`, w));
+}
+
+export function writeModelWeights(model: tf.LayersModel, weights: readonly StoredTensor[]): void {
+  const expected = model.getWeights();
+  if (expected.length !== weights.length || expected.some((w, i) => w.shape.join() !== weights[i]!.shape.join())) {
+    throw new Error(`stored weights [${weights.map((w) => `[${w.shape}]`)}] do not fit model ${model.name}`);
+  }
+  const tensors = weights.map((w) => tf.tensor(w.data, w.shape, w.dtype));
+  model.setWeights(tensors);
+  tensors.forEach((t) => t.dispose());
+}
+
+export async function readOptimizerState(optimizer: tf.Optimizer): Promise<StoredTensor[]> {
+  const named = await optimizer.getWeights();
+  const out = named.map((n) => store(n.name, n.tensor));
+  // The iteration count is a fresh scalar; every other entry is the optimizer's live slot variable.
+  named[0]?.tensor.dispose();
+  return out;
+}
+
+/** Restores slots into a fresh optimizer (one that has not taken a step: it owns no slots yet). */
+export async function writeOptimizerState(optimizer: tf.Optimizer, state: readonly StoredTensor[]): Promise<void> {
+  if (state.length === 0) return;
+  const named = state.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, s.dtype) }));
+  await optimizer.setWeights(named);
+  // setWeights copies each slot into a new variable; our tensors are ours to free.
+  named.forEach((n) => n.tensor.dispose());
+}
