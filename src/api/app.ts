@@ -3,7 +3,10 @@ import websocket from '@fastify/websocket';
 import type { ApiDeps } from './deps.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { artifactRoutes } from './routes/artifacts.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { jobRoutes } from './routes/jobs.js';
 
 /** The API as a value: no listen, no signals. server.ts runs it; tests inject into it or listen on port 0. */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -21,6 +24,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await registerDocs(app);
-  await app.register(async (scope) => healthRoutes(scope, deps));
+  for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes]) {
+    await app.register(async (scope) => routes(scope, deps));
+  }
   return app;
 }

@@ -1,7 +1,11 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../log.js';
+import type { TrainJobData } from '../queue/queue.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { EventHub } from './live/event-hub.js';
 
 /** What the routes need from the outside world; built once per API process by server.ts. */
 export interface ApiDeps {
@@ -10,4 +14,14 @@ export interface ApiDeps {
   db: Db;
   /** Fail-fast connection: requests answer 503 rather than wait for Redis. */
   redis: Redis;
+  queue: Queue<TrainJobData>;
+  hub: EventHub;
+  store: ArtifactStore;
+  /** Scopes live-event and cancel channels (per queue name). */
+  channelPrefix: string;
+  /** Tells the webhook sender a job reached a terminal state here (a queued job cancelled). */
+  notifyTerminal(jobId: string): Promise<void>;
 }
+
+/** Until API keys exist every request acts for this tenant. */
+export const DEFAULT_TENANT = { id: 'ten_default', name: 'default' };

@@ -1,0 +1,141 @@
+import type { Db } from '../../db/client.js';
+import { type JobEventObject, toEventObject } from '../../jobs/events.js';
+import { isTerminal } from '../../jobs/status.js';
+import type { EventHub } from './event-hub.js';
+
+const PAGE = 500;
+/** With no live message for this long, re-read Postgres: the backstop for a lost pub/sub message. */
+const QUIET_POLL_MS = 5000;
+
+export interface FollowerSink {
+  /** Bytes queued on the socket and not yet sent. */
+  bufferedAmount(): number;
+  send(event: JobEventObject): void;
+  /** The job reached its terminal event, or the client is too slow. */
+  end(reason: 'terminal' | 'too_slow', lastSeq: number): void;
+}
+
+export interface FollowLimits {
+  /** Above this backlog, metrics samples are coalesced (skipped); status changes never are. */
+  softBytes: number;
+  /** Above this backlog, the client is closed and resumes with `after`. */
+  hardBytes: number;
+}
+
+/**
+ * Streams one job's events to one client: every stored event after `after`, then live ones, in order,
+ * with no gap and no duplicate. Live messages are only a fast path: anything out of order or missing
+ * is read from Postgres, the source of truth.
+ */
+export class JobFollower {
+  private lastSeq: number;
+  private readonly pending = new Map<number, JobEventObject>();
+  private needRead = true;
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private unfollow: (() => void) | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly hub: EventHub,
+    readonly jobId: string,
+    after: number,
+    private readonly sink: FollowerSink,
+    private readonly limits: FollowLimits,
+  ) {
+    this.lastSeq = after;
+  }
+
+  start(): void {
+    // Subscribe first, then read: an event published in between is in both, and deduplicated by seq.
+    this.unfollow = this.hub.follow(
+      this.jobId,
+      (event) => {
+        if (event.seq > this.lastSeq) this.pending.set(event.seq, event);
+        this.kick();
+      },
+      () => {
+        this.needRead = true;
+        this.kick();
+      },
+    );
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.quietTimer);
+    this.unfollow?.();
+  }
+
+  private kick(): void {
+    clearTimeout(this.quietTimer);
+    if (this.stopped) return;
+    this.quietTimer = setTimeout(() => {
+      this.needRead = true;
+      this.kick();
+    }, QUIET_POLL_MS);
+    this.quietTimer.unref();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        this.drainPending();
+        if (this.pending.size > 0) this.needRead = true; // a gap: something was missed live
+        if (this.needRead && !this.stopped) {
+          this.needRead = false;
+          const rows = await this.db.jobEvent.findMany({
+            where: { jobId: this.jobId, seq: { gt: this.lastSeq } },
+            orderBy: { seq: 'asc' },
+            take: PAGE,
+          });
+          for (const row of rows) this.deliver(toEventObject(row));
+          if (rows.length === PAGE) this.again = true;
+          if (rows.length === PAGE) this.needRead = true;
+        }
+      } while (this.again && !this.stopped);
+    } catch {
+      // Postgres unreachable: try again on the next live message or quiet poll.
+      this.needRead = true;
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private drainPending(): void {
+    for (;;) {
+      const next = this.pending.get(this.lastSeq + 1);
+      if (!next) break;
+      this.deliver(next);
+    }
+    for (const seq of this.pending.keys()) if (seq <= this.lastSeq) this.pending.delete(seq);
+  }
+
+  private deliver(event: JobEventObject): void {
+    if (this.stopped || event.seq !== this.lastSeq + 1) return;
+    this.pending.delete(event.seq);
+    this.lastSeq = event.seq;
+    const backlog = this.sink.bufferedAmount();
+    if (backlog > this.limits.hardBytes) {
+      this.stop();
+      this.sink.end('too_slow', this.lastSeq - 1);
+      return;
+    }
+    if (event.type === 'metrics' && backlog > this.limits.softBytes) return;
+    this.sink.send(event);
+    if (event.type === 'status' && isTerminal(String(event.data.status))) {
+      this.stop();
+      this.sink.end('terminal', this.lastSeq);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { DEFAULT_TENANT, type ApiDeps } from '../deps.js';
+import { notFound } from '../problem.js';
+import { ArtifactParams, JobIdParams } from '../schemas/job.js';
+
+const CONTENT_TYPES: Record<string, string> = {
+  'model.json': 'application/json',
+  'report.json': 'application/json',
+  'weights.bin': 'application/octet-stream',
+};
+
+/**
+ * A finished job's models and report. A model's files sit side by side, so
+ * `tf.loadLayersModel('<base>/v1/jobs/<id>/artifacts/student/model.json')` finds weights.bin itself.
+ */
+export async function artifactRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { db } = deps;
+  const tenantId = DEFAULT_TENANT.id;
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/artifacts', { schema: { params: JobIdParams } }, async (req) => {
+    const job = await db.job.findFirst({ where: { id: req.params.id, tenantId }, select: { id: true, artifacts: { orderBy: [{ kind: 'asc' }, { file: 'asc' }] } } });
+    if (!job) throw notFound('job', req.params.id);
+    return {
+      object: 'list',
+      has_more: false,
+      data: job.artifacts.map((a) => ({
+        object: 'artifact',
+        id: a.id,
+        kind: a.kind,
+        file: a.file,
+        bytes: Number(a.bytes),
+        sha256: a.sha256,
+        url: `/v1/jobs/${job.id}/artifacts/${a.kind}/${a.file}`,
+        created_at: a.createdAt.toISOString(),
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string; kind: string; file: string } }>(
+    '/v1/jobs/:id/artifacts/:kind/:file',
+    { schema: { params: ArtifactParams } },
+    async (req, reply) => {
+      const { id, kind, file } = req.params;
+      const artifact = await db.artifact.findFirst({ where: { jobId: id, kind, file, job: { tenantId } } });
+      if (!artifact) throw notFound('artifact', `${id}/${kind}/${file}`);
+      return reply
+        .type(CONTENT_TYPES[file] ?? 'application/octet-stream')
+        .header('content-length', String(artifact.bytes))
+        .header('etag', `"${artifact.sha256}"`)
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .header('access-control-allow-origin', '*')
+        .send(deps.store.stream(artifact.storageKey));
+    },
+  );
+}

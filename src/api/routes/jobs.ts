@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { canonicalJson, sha256 } from '../../jobs/canonical-json.js';
+import { cancelJob } from '../../jobs/cancel.js';
+import { claimKey, releaseKey } from '../../jobs/idempotency.js';
+import { toJobObject } from '../../jobs/job-object.js';
+import { submitJob } from '../../jobs/submit.js';
+import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
+import { checkSpec } from '../../ml/spec.js';
+import { DEFAULT_TENANT, type ApiDeps } from '../deps.js';
+import { ApiProblem, invalidRequest, notFound, type FieldError } from '../problem.js';
+import { JobCreateBody, JobIdParams, ListQuery } from '../schemas/job.js';
+
+const ENGINE_FIELDS = ['dataset', 'teacher', 'student', 'distillation', 'seed'] as const;
+
+export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { db } = deps;
+  const tenantId = DEFAULT_TENANT.id;
+
+  app.post<{ Body: JobCreateBody }>('/v1/jobs', { schema: { body: JobCreateBody } }, async (req, reply) => {
+    const body = req.body;
+    const spec = Object.fromEntries(ENGINE_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
+    const problems = specProblems(spec, deps.config.MAX_EPOCHS);
+    if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
+      problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
+    }
+    if (problems.length) throw invalidRequest(problems);
+
+    const key = req.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > 255)) {
+      throw new ApiProblem(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 characters');
+    }
+    if (key) {
+      const claim = await claimKey(db, tenantId, key, sha256(canonicalJson(body)));
+      if (claim.kind === 'other_body') throw new ApiProblem(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request body');
+      if (claim.kind === 'in_flight') throw new ApiProblem(409, 'idempotency_request_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly');
+      if (claim.kind === 'replay') {
+        const job = await db.job.findFirst({ where: { id: claim.jobId, tenantId } });
+        if (job) return reply.code(201).header('idempotent-replayed', 'true').send(toJobObject(job));
+      }
+    }
+    try {
+      const job = await submitJob(
+        { db, redis: deps.redis, queue: deps.queue, channelPrefix: deps.channelPrefix, attempts: deps.config.JOB_ATTEMPTS, log: req.log },
+        {
+          tenantId,
+          name: body.name,
+          spec,
+          metadata: body.metadata ?? {},
+          priority: body.priority ?? 'normal',
+          maxRuntimeSeconds: body.max_runtime_seconds,
+          webhook: body.webhook,
+        },
+        key ? (tx, jobId) => tx.idempotencyKey.update({ where: { tenantId_key: { tenantId, key } }, data: { jobId } }).then(() => undefined) : undefined,
+      );
+      return reply.code(201).header('location', `/v1/jobs/${job.id}`).send(toJobObject(job));
+    } catch (err) {
+      if (key) await releaseKey(db, tenantId, key).catch(() => {});
+      throw err;
+    }
+  });
+
+  app.get<{ Querystring: { after?: string; limit?: number; status?: string } }>('/v1/jobs', { schema: { querystring: ListQuery } }, async (req) => {
+    const limit = req.query.limit ?? 20;
+    const rows = await db.job.findMany({
+      where: {
+        tenantId,
+        ...(req.query.status ? { status: req.query.status as never } : {}),
+        ...(req.query.after ? { id: { lt: req.query.after } } : {}),
+      },
+      orderBy: { id: 'desc' },
+      take: limit + 1,
+    });
+    return { object: 'list', data: rows.slice(0, limit).map(toJobObject), has_more: rows.length > limit };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: JobIdParams } }, async (req) => {
+    const job = await db.job.findFirst({ where: { id: req.params.id, tenantId } });
+    if (!job) throw notFound('job', req.params.id);
+    return toJobObject(job);
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { schema: { params: JobIdParams } }, async (req) => {
+    const outcome = await cancelJob(db, deps.redis, deps.queue, deps.channelPrefix, tenantId, req.params.id);
+    if (outcome === 'missing') throw notFound('job', req.params.id);
+    if (outcome === 'cancelled') await deps.notifyTerminal(req.params.id).catch((err) => req.log.warn({ err }, 'webhook not scheduled'));
+    return toJobObject(await db.job.findFirstOrThrow({ where: { id: req.params.id, tenantId } }));
+  });
+}
+
+/** The engine's own checks, deepest field first, plus the server's limits. */
+function specProblems(spec: Record<string, unknown>, maxEpochs: number): FieldError[] {
+  const seen = new Set<string>();
+  const problems = checkSpec(spec)
+    .map((p) => ({ field: p.path || '/', message: p.message }))
+    .filter((p) => !seen.has(`${p.field} ${p.message}`) && seen.add(`${p.field} ${p.message}`))
+    .filter((p) => p.message !== 'must match a schema in anyOf')
+    .sort((a, b) => b.field.split('/').length - a.field.split('/').length);
+  if (problems.length) return problems;
+  for (const role of ['teacher', 'student'] as const) {
+    const epochs = (spec[role] as { training?: { epochs?: number } }).training?.epochs;
+    if (epochs !== undefined && epochs > maxEpochs) {
+      problems.push({ field: `/${role}/training/epochs`, message: `must be <= ${maxEpochs} (the server's MAX_EPOCHS)` });
+    }
+  }
+  return problems;
+}

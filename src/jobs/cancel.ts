@@ -1,0 +1,42 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/client.js';
+import { cancelChannel, type TrainJobData } from '../queue/queue.js';
+import { appendEvents, type JobEventObject, publishEvents } from './events.js';
+
+/**
+ * queued → cancelled at once; running → cancelling, and the worker running it is told (pub/sub, with
+ * a status poll as backstop) and ends it `cancelled` between two batches; terminal → unchanged.
+ * Returns whether the job reached a terminal state here (so its webhook can be sent).
+ */
+export async function cancelJob(db: Db, redis: Redis, queue: Queue<TrainJobData>, channelPrefix: string, tenantId: string, jobId: string): Promise<'cancelled' | 'cancelling' | 'unchanged' | 'missing'> {
+  let emitted: JobEventObject[] = [];
+  const outcome = await db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT 1 FROM jobs WHERE id = ${jobId} FOR UPDATE`;
+    const job = await tx.job.findFirst({ where: { id: jobId, tenantId }, select: { status: true } });
+    if (!job) return 'missing' as const;
+    if (job.status === 'queued') {
+      emitted = await appendEvents(db, undefined, channelPrefix, jobId, [{ type: 'status', data: { status: 'cancelled' } }], {
+        tx,
+        update: { status: 'cancelled', finishedAt: new Date() },
+      });
+      return 'cancelled' as const;
+    }
+    if (job.status === 'running') {
+      emitted = await appendEvents(db, undefined, channelPrefix, jobId, [{ type: 'status', data: { status: 'cancelling' } }], {
+        tx,
+        update: { status: 'cancelling' },
+      });
+      return 'cancelling' as const;
+    }
+    return 'unchanged' as const;
+  });
+  await publishEvents(redis, channelPrefix, jobId, emitted);
+  if (outcome === 'cancelled') {
+    // Best effort: a worker that takes it anyway sees the status and skips it.
+    await queue.remove(jobId).catch(() => 0);
+  } else if (outcome === 'cancelling') {
+    await redis.publish(cancelChannel(channelPrefix), jobId).catch(() => 0);
+  }
+  return outcome;
+}

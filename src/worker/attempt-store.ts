@@ -1,0 +1,114 @@
+import type { Redis } from 'ioredis';
+import { type Db, Prisma } from '../db/client.js';
+import { newId } from '../ids.js';
+import { appendEvents, type JobEventObject, type NewEvent, publishEvents } from '../jobs/events.js';
+import type { JobError } from '../jobs/status.js';
+import type { StoredFile } from './protocol.js';
+
+export interface StartedAttempt {
+  attempt: number;
+  spec: unknown;
+  startedAt: Date;
+  maxRuntimeSeconds: number | null;
+}
+
+export type StartResult = { kind: 'started'; run: StartedAttempt } | { kind: 'skip'; status: string } | { kind: 'cancelled' };
+
+type Tx = Prisma.TransactionClient;
+
+/**
+ * Every Postgres write a worker makes for a job. Writes after the start are fenced on the attempt
+ * number: once another attempt has started, a stale one can change nothing.
+ */
+export class AttemptStore {
+  constructor(
+    private readonly db: Db,
+    private readonly redis: Redis,
+    private readonly channelPrefix: string,
+  ) {}
+
+  /** Claims the next attempt, unless the job ended or is being cancelled meanwhile. */
+  start(jobId: string, backend: string): Promise<StartResult> {
+    return this.inTransaction(jobId, async (tx, emit) => {
+      await tx.$queryRaw`SELECT 1 FROM jobs WHERE id = ${jobId} FOR UPDATE`;
+      const job = await tx.job.findUnique({ where: { id: jobId } });
+      if (!job) return { kind: 'skip', status: 'missing' };
+      if (job.status === 'cancelling') {
+        await emit([{ type: 'status', data: { status: 'cancelled' } }], undefined, { status: 'cancelled', finishedAt: new Date() });
+        return { kind: 'cancelled' };
+      }
+      if (job.status !== 'queued' && job.status !== 'running') return { kind: 'skip', status: job.status };
+      const attempt = job.attempts + 1;
+      const startedAt = job.startedAt ?? new Date();
+      await emit([{ type: 'status', data: { status: 'running', attempt, backend } }], undefined, { attempts: attempt, status: 'running', backend, startedAt });
+      return { kind: 'started', run: { attempt, spec: job.spec, startedAt, maxRuntimeSeconds: job.maxRuntimeSeconds } };
+    });
+  }
+
+  events(jobId: string, attempt: number, events: NewEvent[], update?: Prisma.JobUpdateInput) {
+    return appendEvents(this.db, this.redis, this.channelPrefix, jobId, events, { attempt, update });
+  }
+
+  latestCheckpoint(jobId: string) {
+    return this.db.checkpoint.findFirst({ where: { jobId }, orderBy: { seq: 'desc' } });
+  }
+
+  saveCheckpoint(jobId: string, attempt: number, c: { seq: number; key: string; bytes: number; phase: string; epoch: number }) {
+    return this.inTransaction(jobId, async (tx, emit) => {
+      await emit([{ type: 'checkpoint', data: { phase: c.phase, epoch: c.epoch, seq: c.seq, bytes: c.bytes } }], attempt);
+      await tx.checkpoint.create({ data: { jobId, attempt, seq: c.seq, phase: c.phase, epoch: c.epoch, storageKey: c.key, bytes: BigInt(c.bytes) } });
+    });
+  }
+
+  /** The attempt succeeded: artifacts, result and terminal status in one transaction. */
+  succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[]) {
+    return this.inTransaction(jobId, async (tx, emit) => {
+      // The fence first: a stale attempt fails here before it touches the artifacts.
+      await emit([{ type: 'status', data: { status: 'succeeded', attempt } }], attempt, {
+        status: 'succeeded',
+        phase: null,
+        result: report as Prisma.InputJsonObject,
+        error: Prisma.DbNull,
+        finishedAt: new Date(),
+        progress: { percent: 100, eta_seconds: 0 },
+      });
+      await tx.artifact.deleteMany({ where: { jobId } });
+      await tx.artifact.createMany({
+        data: files.map((f) => ({ id: newId('art'), jobId, kind: f.kind, file: f.file, storageKey: f.key, bytes: BigInt(f.bytes), sha256: f.sha256 })),
+      });
+    });
+  }
+
+  /** Ends the job failed or cancelled; without an attempt (a job that never started) it is not fenced. */
+  finish(jobId: string, attempt: number | undefined, status: 'failed' | 'cancelled', error?: JobError) {
+    return this.inTransaction(jobId, (_tx, emit) =>
+      emit([{ type: 'status', data: { status, ...(error ? { error } : {}) } }], attempt, {
+        status,
+        finishedAt: new Date(),
+        ...(error ? { error: error as unknown as Prisma.InputJsonObject } : {}),
+      }).then(() => undefined),
+    );
+  }
+
+  /** The attempt ended without a result but the job goes on: back to queued for the next attempt. */
+  requeue(jobId: string, attempt: number, reason: string, error?: JobError) {
+    return this.events(jobId, attempt, [{ type: 'status', data: { status: 'queued', reason, ...(error ? { error } : {}) } }], { status: 'queued' });
+  }
+
+  /** Runs `fn` in a transaction whose events are published once it has committed. */
+  private async inTransaction<T>(
+    jobId: string,
+    fn: (tx: Tx, emit: (events: NewEvent[], attempt: number | undefined, update?: Prisma.JobUpdateInput) => Promise<JobEventObject[]>) => Promise<T>,
+  ): Promise<T> {
+    const emitted: JobEventObject[] = [];
+    const result = await this.db.$transaction((tx) =>
+      fn(tx, async (events, attempt, update) => {
+        const stored = await appendEvents(this.db, undefined, this.channelPrefix, jobId, events, { attempt, update, tx });
+        emitted.push(...stored);
+        return stored;
+      }),
+    );
+    await publishEvents(this.redis, this.channelPrefix, jobId, emitted);
+    return result;
+  }
+}

@@ -1,0 +1,35 @@
+import type { BackendChoice, BackendInfo } from '../ml/backend/index.js';
+import type { EngineEvent } from '../ml/events.js';
+
+/** Why the parent asks a training child to stop early. */
+export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'fenced';
+
+export interface StoredFile {
+  kind: string;
+  file: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+export type ParentMessage =
+  | {
+      type: 'start';
+      jobId: string;
+      attempt: number;
+      spec: unknown;
+      backend: BackendChoice;
+      artifactDir: string;
+      /** The checkpoint to resume from, as a key in the artifact store. */
+      checkpointKey?: string;
+      checkpointSeq: number;
+    }
+  | { type: 'abort'; reason: AbortReason }
+  | { type: 'checkpoint-saved'; seq: number };
+
+export type ChildMessage =
+  | { type: 'ready'; backend: BackendInfo }
+  | { type: 'event'; event: EngineEvent }
+  | { type: 'checkpoint'; seq: number; key: string; bytes: number; phase: string; epoch: number }
+  | { type: 'done'; report: Record<string, unknown>; files: StoredFile[] }
+  | { type: 'failed'; error: { code: string; message: string; name: string }; cancelled: boolean; engine: boolean };

@@ -1,0 +1,64 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { AbortReason, ChildMessage, ParentMessage } from './protocol.js';
+
+// child.ts under tsx, child.js once built: the same extension as this file.
+const CHILD_ENTRY = fileURLToPath(new URL(`./child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+/** How long a child may take to stop after being asked before it is killed. */
+const STOP_GRACE_MS = 15_000;
+
+export type ChildOutcome =
+  | Extract<ChildMessage, { type: 'done' }>
+  | Extract<ChildMessage, { type: 'failed' }>
+  | { type: 'crashed'; code: number | null; signal: NodeJS.Signals | null };
+
+/**
+ * One training child process for one attempt. Messages arrive in order through `onMessage`, and the
+ * returned promise resolves with how the child ended: done, failed (it said why), or crashed.
+ */
+export class TrainingChild {
+  readonly process: ChildProcess;
+  abortReason: AbortReason | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  readonly outcome: Promise<ChildOutcome>;
+
+  constructor(start: Extract<ParentMessage, { type: 'start' }>, onMessage: (m: ChildMessage) => Promise<void>) {
+    // 'advanced' serialization carries typed arrays and Buffers without JSON.
+    this.process = fork(CHILD_ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let last: ChildOutcome | undefined;
+    // Handled one at a time, in order: a checkpoint row is written before the next epoch's events.
+    let chain = Promise.resolve();
+    this.outcome = new Promise((resolve) => {
+      this.process.on('message', (message: ChildMessage) => {
+        if (message.type === 'done' || message.type === 'failed') last = message;
+        chain = chain.then(() => onMessage(message)).catch(() => {});
+      });
+      this.process.on('exit', (code, signal) => {
+        clearTimeout(this.killTimer);
+        chain.then(() => resolve(last ?? { type: 'crashed', code, signal }));
+      });
+    });
+    this.send(start);
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  send(message: ParentMessage): void {
+    if (this.process.connected) this.process.send(message);
+  }
+
+  /** Asks the child to stop between two batches; kills it if it has not within the grace period. */
+  abort(reason: AbortReason): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.send({ type: 'abort', reason });
+    this.killTimer = setTimeout(() => this.process.kill('SIGKILL'), STOP_GRACE_MS);
+    this.killTimer.unref();
+  }
+
+  kill(): void {
+    this.process.kill('SIGKILL');
+  }
+}
