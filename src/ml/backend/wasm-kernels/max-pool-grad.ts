@@ -24,36 +24,42 @@ function maxPoolGrad(params: unknown): TensorInfo {
   );
   const out = args.backend.makeOutput(x.shape, 'float32');
   // Views after makeOutput: growing the wasm heap detaches earlier views.
-  const dx = args.backend.typedArrayFromHeap(out);
-  const xs = args.backend.typedArrayFromHeap(x);
-  const dys = args.backend.typedArrayFromHeap(dy);
+  const dx = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const xs = args.backend.typedArrayFromHeap(x) as Float32Array;
+  const dys = args.backend.typedArrayFromHeap(dy) as Float32Array;
   dx.fill(0);
   const { batchSize, inHeight, inWidth, inChannels: ch, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
   const { top, left } = info.padInfo;
+  // Channels innermost: NHWC keeps them contiguous, so each window position is one linear sweep.
+  const bestValue = new Float32Array(ch);
+  const bestIndex = new Int32Array(ch);
   let o = 0;
   for (let b = 0; b < batchSize; b++) {
     const xBatch = b * inHeight * inWidth * ch;
     for (let oy = 0; oy < outHeight; oy++) {
       const y0 = Math.max(0, oy * strideHeight - top);
       const y1 = Math.min(inHeight, oy * strideHeight - top + fh);
-      for (let ox = 0; ox < outWidth; ox++) {
+      for (let ox = 0; ox < outWidth; ox++, o += ch) {
         const x0 = Math.max(0, ox * strideWidth - left);
         const x1 = Math.min(inWidth, ox * strideWidth - left + fw);
-        for (let c = 0; c < ch; c++, o++) {
-          let best = -1;
-          let bestValue = -Infinity;
-          for (let yy = y0; yy < y1; yy++) {
-            for (let xx = x0; xx < x1; xx++) {
-              const i = xBatch + (yy * inWidth + xx) * ch + c;
-              const v = xs[i]!;
-              if (v > bestValue) {
-                bestValue = v;
-                best = i;
+        bestValue.fill(-Infinity);
+        bestIndex.fill(-1);
+        for (let yy = y0; yy < y1; yy++) {
+          for (let xx = x0; xx < x1; xx++) {
+            const base = xBatch + (yy * inWidth + xx) * ch;
+            for (let c = 0; c < ch; c++) {
+              const v = xs[base + c]!;
+              if (v > bestValue[c]!) {
+                bestValue[c] = v;
+                bestIndex[c] = base + c;
               }
             }
           }
-          if (best >= 0) dx[best] = dx[best]! + dys[o]!;
+        }
+        for (let c = 0; c < ch; c++) {
+          const i = bestIndex[c]!;
+          if (i >= 0) dx[i] = dx[i]! + dys[o + c]!;
         }
       }
     }
