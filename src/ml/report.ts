@@ -60,8 +60,8 @@ export interface TestEvaluation {
   predictions: Int32Array;
 }
 
-export function evaluateOnTest(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor1D, classNames: readonly string[]): TestEvaluation {
-  const logits = predictLogits(model, x);
+export async function evaluateOnTest(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor1D, classNames: readonly string[]): Promise<TestEvaluation> {
+  const logits = await predictLogits(model, x);
   try {
     const { loss, accuracy } = scoreLogits(logits, y);
     const argMax = tf.argMax(logits, 1);
@@ -83,8 +83,8 @@ export function evaluateOnTest(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor
 }
 
 /** Median ms per sample at batch 1 and 256: a few warm-up runs, then repeats within a small time budget. */
-export function measureLatency(model: tf.LayersModel, inputShape: readonly number[]): { batch_1: number; batch_256: number } {
-  const perSample = (batch: number, repeats: number, budgetMs: number) => {
+export async function measureLatency(model: tf.LayersModel, inputShape: readonly number[]): Promise<{ batch_1: number; batch_256: number }> {
+  const perSample = async (batch: number, repeats: number, budgetMs: number) => {
     const input = tf.zeros([batch, ...inputShape]);
     try {
       const run = () => {
@@ -98,14 +98,17 @@ export function measureLatency(model: tf.LayersModel, inputShape: readonly numbe
       run();
       const times: number[] = [];
       const started = performance.now();
-      while (times.length < repeats && (times.length < 3 || performance.now() - started < budgetMs)) times.push(run());
+      while (times.length < repeats && (times.length < 3 || performance.now() - started < budgetMs)) {
+        times.push(run());
+        await new Promise<void>((resolve) => setImmediate(resolve)); // stay responsive while timing
+      }
       times.sort((a, b) => a - b);
       return round(times[Math.floor(times.length / 2)]! / batch, 6);
     } finally {
       input.dispose();
     }
   };
-  return { batch_1: perSample(1, 21, 300), batch_256: perSample(256, 7, 1000) };
+  return { batch_1: await perSample(1, 21, 300), batch_256: await perSample(256, 7, 1000) };
 }
 
 export function agreement(a: Int32Array, b: Int32Array): number {

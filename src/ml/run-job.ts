@@ -19,8 +19,8 @@ import { artifactsBytes, modelToArtifacts, type ModelArtifacts } from './models/
 import { ProgressTracker } from './progress.js';
 import { agreement, evaluateOnTest, measureLatency, ratio, round, type ModelReport, type Report } from './report.js';
 import { checkSpec, withDefaults, type EngineSpec, type ResolvedTraining } from './spec.js';
-import { fit, throwIfAborted, type EpochSummary, type SoftTargetSource } from './train/fit.js';
-import { makeOptimizer, readModelWeights, readOptimizerState, writeModelWeights, writeOptimizerState, type StoredTensor } from './train/state.js';
+import { fit, throwIfAborted, yieldToEventLoop, type EpochSummary, type SoftTargetSource } from './train/fit.js';
+import { disposeOptimizer, makeOptimizer, readModelWeights, readOptimizerState, writeModelWeights, writeOptimizerState, type StoredTensor } from './train/state.js';
 
 export interface RunContext {
   onEvent(e: EngineEvent): void;
@@ -75,17 +75,21 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
   try {
     enter('preparing_data');
     const dataset = await loadDataset(resolved.dataset, ctx.resolveDataset);
+    await yieldToEventLoop();
     const split = splitDataset(dataset, { seed: resolved.seed, validationFraction: resolved.dataset.validation_fraction, testFraction: resolved.dataset.test_fraction, ...(resolved.dataset.limit ? { limit: resolved.dataset.limit } : {}) });
     const known = checkSpec(spec, { classes: split.classNames.length, inputShape: split.shape });
     if (known.length > 0) throw new SpecError(known);
+    await yieldToEventLoop();
     const base = splitTensors(split, owner);
     const teacherSpec = resolved.teacher;
     const teacher = owner.ownModel(
       'model_id' in teacherSpec ? await loadGivenTeacher(teacherSpec.model_id, split, ctx.resolveModel) : buildFromSpec(teacherSpec.model, split, 'teacher', resolved.seed),
     );
     const student = owner.ownModel(buildFromSpec(resolved.student.model, split, 'student', resolved.seed));
+    await yieldToEventLoop();
     const teacherX = tensorsFor(base.x, teacher.inputShape, owner);
     const studentX = tensorsFor(base.x, student.inputShape, owner);
+    await yieldToEventLoop();
     const perBatch = resolved.distillation.soft_targets === 'per_batch';
     const weights = phaseWeights(resolved, teacher, student, split, 'model' in teacherSpec, perBatch);
     const skipped = TRAINING_ORDER.filter((p) => statusOf(p) === 'done');
@@ -107,7 +111,8 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
         return;
       }
       enter(phase);
-      const optimizer = owner.own(makeOptimizer(training));
+      const optimizer = makeOptimizer(training);
+      owner.own({ dispose: () => disposeOptimizer(optimizer) });
       let startEpoch = 0;
       if (status === 'resume') {
         writeModelWeights(built.model, resume!.weights);
@@ -176,7 +181,7 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
     } else {
       enter('computing_soft_targets');
       // Once per (teacher, data): every distillation epoch then runs the student only.
-      targets = { kind: 'cached', logits: owner.own(predictLogits(teacher.model, teacherX.train)) };
+      targets = { kind: 'cached', logits: owner.own(await predictLogits(teacher.model, teacherX.train)) };
       progress.set(1);
     }
     softTargetKey = sha256(JSON.stringify([resolved.dataset, resolved.seed, teacher.inputShape]), ...readModelWeights(teacher.model).map((w) => w.data));
@@ -193,9 +198,13 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
 
     enter('evaluating');
     const evaluate = (built: BuiltModel, x: SplitTensors) => evaluateOnTest(built.model, x.test, base.y.test, split.classNames);
-    const evals = { teacher: evaluate(teacher, teacherX), student: evaluate(student, studentX), baseline: baseline ? evaluate(baseline, studentX) : undefined };
+    const evals = { teacher: await evaluate(teacher, teacherX), student: await evaluate(student, studentX), baseline: baseline ? await evaluate(baseline, studentX) : undefined };
     progress.set(0.3);
-    const latency = { teacher: measureLatency(teacher.model, teacher.inputShape), student: measureLatency(student.model, student.inputShape), baseline: baseline ? measureLatency(baseline.model, baseline.inputShape) : undefined };
+    const latency = {
+      teacher: await measureLatency(teacher.model, teacher.inputShape),
+      student: await measureLatency(student.model, student.inputShape),
+      baseline: baseline ? await measureLatency(baseline.model, baseline.inputShape) : undefined,
+    };
 
     enter('saving');
     const artifacts = {

@@ -67,13 +67,19 @@ export function logitsOf(model: tf.LayersModel, x: tf.Tensor, training: boolean,
   return probabilities ? tf.log(tf.clipByValue(out, 1e-7, 1)) : out;
 }
 
-/** Logits for many samples, in batches, outside any gradient tape. */
-export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize = 512): tf.Tensor2D {
+/** Logits for many samples, in batches, outside any gradient tape; yields to the event loop as it goes. */
+export async function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize = 512): Promise<tf.Tensor2D> {
   const n = x.shape[0]!;
   const probabilities = outputsProbabilities(model);
   const parts: tf.Tensor2D[] = [];
+  let lastYield = performance.now();
   for (let start = 0; start < n; start += batchSize) {
     parts.push(tf.tidy(() => logitsOf(model, x.slice(start, Math.min(batchSize, n - start)), false, probabilities)));
+    if (performance.now() - lastYield > 50) {
+      parts[parts.length - 1]!.dataSync(); // wait for the work to finish before letting timers run
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
   }
   if (parts.length === 1) return parts[0]!;
   const all = tf.concat(parts) as tf.Tensor2D;

@@ -8,8 +8,8 @@ export interface LogitsEvaluation {
   accuracy: number;
 }
 
-export function evaluateLogits(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor1D): LogitsEvaluation {
-  const logits = predictLogits(model, x);
+export async function evaluateLogits(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor1D): Promise<LogitsEvaluation> {
+  const logits = await predictLogits(model, x);
   try {
     return scoreLogits(logits, y);
   } finally {

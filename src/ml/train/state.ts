@@ -23,6 +23,15 @@ export function makeOptimizer(t: Pick<ResolvedTraining, 'optimizer' | 'learning_
   }
 }
 
+/**
+ * Frees an optimizer completely. MomentumOptimizer.dispose() in tfjs 4.22 does not call
+ * SGDOptimizer.dispose(), so its learning-rate scalar `c` would leak one tensor per optimizer.
+ */
+export function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+}
+
 function store(name: string, t: tf.Tensor): StoredTensor {
   const dtype = t.dtype === 'int32' ? 'int32' : 'float32';
   return { name, shape: [...t.shape], dtype, data: dtype === 'int32' ? Int32Array.from(t.dataSync()) : Float32Array.from(t.dataSync()) };
