@@ -25,4 +25,5 @@ const result = spawnSync(
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
+spawnSync(process.execPath, ['--import', 'tsx', 'test/support/global-teardown.ts'], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -28,7 +28,7 @@ export class AttemptStore {
   ) {}
 
   /** Claims the next attempt, unless the job ended or is being cancelled meanwhile. */
-  start(jobId: string, backend: string): Promise<StartResult> {
+  start(jobId: string): Promise<StartResult> {
     return this.inTransaction(jobId, async (tx, emit) => {
       await tx.$queryRaw`SELECT 1 FROM jobs WHERE id = ${jobId} FOR UPDATE`;
       const job = await tx.job.findUnique({ where: { id: jobId } });
@@ -40,7 +40,7 @@ export class AttemptStore {
       if (job.status !== 'queued' && job.status !== 'running') return { kind: 'skip', status: job.status };
       const attempt = job.attempts + 1;
       const startedAt = job.startedAt ?? new Date();
-      await emit([{ type: 'status', data: { status: 'running', attempt, backend } }], undefined, { attempts: attempt, status: 'running', backend, startedAt });
+      await emit([{ type: 'status', data: { status: 'running', attempt } }], undefined, { attempts: attempt, status: 'running', startedAt });
       return { kind: 'started', run: { attempt, spec: job.spec, startedAt, maxRuntimeSeconds: job.maxRuntimeSeconds } };
     });
   }
@@ -63,6 +63,7 @@ export class AttemptStore {
   /** The attempt succeeded: artifacts, result and terminal status in one transaction. */
   succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[]) {
     return this.inTransaction(jobId, async (tx, emit) => {
+      const last = await tx.job.findUnique({ where: { id: jobId }, select: { progress: true } });
       // The fence first: a stale attempt fails here before it touches the artifacts.
       await emit([{ type: 'status', data: { status: 'succeeded', attempt } }], attempt, {
         status: 'succeeded',
@@ -70,7 +71,7 @@ export class AttemptStore {
         result: report as Prisma.InputJsonObject,
         error: Prisma.DbNull,
         finishedAt: new Date(),
-        progress: { percent: 100, eta_seconds: 0 },
+        progress: { ...(last?.progress as Prisma.JsonObject | undefined), percent: 100, eta_seconds: 0 },
       });
       await tx.artifact.deleteMany({ where: { jobId } });
       await tx.artifact.createMany({

@@ -52,7 +52,7 @@ export class JobRunner {
     const { jobId } = job.data;
     const { attempts, log: baseLog, config } = this.deps;
     const log = baseLog.child({ jobId });
-    const started = await attempts.start(jobId, config.TRAINING_BACKEND);
+    const started = await attempts.start(jobId);
     if (started.kind !== 'started') {
       log.info({ result: started }, 'nothing to run');
       if (started.kind === 'cancelled') await this.deps.onTerminal(jobId);
@@ -76,6 +76,7 @@ export class JobRunner {
       (message): Promise<void> => this.record(jobId, run, message, child, log),
     );
     this.running.set(jobId, child);
+    log.info({ attempt: run.attempt, childPid: child.pid }, 'training child started');
     const timers = this.watch(jobId, run, child);
     let outcome: ChildOutcome;
     try {
@@ -109,7 +110,7 @@ export class JobRunner {
   private async record(jobId: string, run: StartedAttempt, message: ChildMessage, child: TrainingChild, log: Logger): Promise<void> {
     try {
       if (message.type === 'ready') {
-        await this.deps.attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${message.backend.name}` } }], { backend: message.backend.name });
+        await this.deps.attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${message.backend.name}`, backend: message.backend } }], { backend: message.backend.name });
       } else if (message.type === 'event') {
         const [event, update] = toJobEvent(message.event);
         if (event) await this.deps.attempts.events(jobId, run.attempt, [event], update);

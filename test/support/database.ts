@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, PG_ADMIN_URL, TEMPLATE_DB } from './env.js';
 
@@ -13,11 +12,13 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A migrated database of its own for the calling test file, dropped when the file ends. */
+/**
+ * A migrated database of its own for the calling test file. It outlives the file (a hook here would
+ * bind to whichever test or hook called it); the test runner drops them all when the suite ends.
+ */
 export async function freshDatabase(options: { migrated?: boolean } = {}): Promise<string> {
   const name = `distill_t_${randomBytes(6).toString('hex')}`;
   const template = options.migrated === false ? 'template0' : TEMPLATE_DB;
   await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
-  after(() => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)));
   return databaseUrl(name);
 }

@@ -1,0 +1,19 @@
+/** Job bodies small enough to train in a second or two on wasm, big enough to beat chance clearly. */
+export const QUICK_JOB = {
+  name: 'quick',
+  dataset: { source: 'builtin:synthetic', options: { samples: 800, classes: 4, features: 16 } },
+  teacher: { model: { preset: 'mlp-tiny' }, training: { epochs: 3, learning_rate: 0.01 } },
+  student: { model: { preset: 'linear' }, training: { epochs: 3, learning_rate: 0.01 } },
+  distillation: { temperature: 4, alpha: 0.7 },
+  seed: 7,
+};
+
+/** Many short epochs: long enough to interrupt between checkpoints. */
+export function longerJob(studentEpochs = 30) {
+  return {
+    ...QUICK_JOB,
+    name: 'longer',
+    dataset: { source: 'builtin:synthetic', options: { samples: 3000, classes: 4, features: 16 } },
+    student: { model: { preset: 'mlp-tiny' }, training: { epochs: studentEpochs, learning_rate: 0.01, batch_size: 32 } },
+  };
+}
