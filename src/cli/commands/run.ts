@@ -1,0 +1,194 @@
+/**
+ * `distill run SPEC.json [--out DIR] [--json] [--backend NAME]`: one job in this process, with no
+ * server, queue or database. Progress goes to stderr, the report to stdout (a table, or JSON), the
+ * models to DIR. The spec is the API's job body; fields the engine does not read (name, metadata,
+ * priority, …) are ignored. Local files can stand in for uploads: `"source": "file:digits.csv"` (label
+ * column `label`), `"source": "file:mnist/"` (IDX train/t10k files), `"model_id": "file:out/teacher"`.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { BACKENDS, type BackendChoice } from '../../ml/backend/index.js';
+import { parseCsv } from '../../ml/data/csv.js';
+import { datasetFromIdx } from '../../ml/data/idx.js';
+import type { Dataset } from '../../ml/data/types.js';
+import { DataError, EngineError, JobCancelledError, ModelError, SpecError } from '../../ml/errors.js';
+import type { EngineEvent } from '../../ml/events.js';
+import type { ModelReport, Report } from '../../ml/report.js';
+import { runJob } from '../../ml/run-job.js';
+import type { ModelArtifacts } from '../../ml/models/serialize.js';
+import type { EngineSpec } from '../../ml/spec.js';
+
+interface RunOptions {
+  out?: string;
+  json?: boolean;
+  backend: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run one distillation job in this process (no server, queue or database) and print its report')
+    .argument('<spec>', 'job spec JSON file: the API job body (dataset, teacher, student, distillation, seed)')
+    .option('--out <dir>', 'write student/, teacher/, baseline/ (model.json + weights.bin) and report.json to DIR')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--backend <name>', `training backend: auto, ${BACKENDS.join(', ')}`, 'auto')
+    .action(async (specPath: string, options: RunOptions) => {
+      process.exitCode = await runCommand(specPath, options);
+    });
+}
+
+/** Runs the job and returns the exit code: 0 done, 1 failed, 2 bad input, 130 interrupted. */
+export async function runCommand(specPath: string, options: RunOptions): Promise<number> {
+  if (options.backend !== 'auto' && !(BACKENDS as readonly string[]).includes(options.backend)) {
+    process.stderr.write(`error: --backend must be auto or one of ${BACKENDS.join(', ')}\n`);
+    return 2;
+  }
+  let spec: EngineSpec;
+  try {
+    spec = engineFields(JSON.parse(await readFile(specPath, 'utf8')));
+  } catch (err) {
+    process.stderr.write(`error: cannot read the spec ${specPath}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort('interrupted');
+  process.once('SIGINT', onSigint);
+  const progress = new ProgressPrinter();
+  try {
+    const outcome = await runJob(spec, {
+      onEvent: (e) => progress.print(e),
+      signal: controller.signal,
+      backend: options.backend as BackendChoice,
+      resolveDataset: readLocalDataset,
+      resolveModel: readLocalModel,
+    });
+    progress.end();
+    if (options.out) await writeOutputs(options.out, outcome.report, outcome.models);
+    process.stdout.write(options.json ? `${JSON.stringify(outcome.report, null, 2)}\n` : formatReport(outcome.report));
+    if (options.out) process.stderr.write(`models and report written to ${options.out}\n`);
+    return 0;
+  } catch (err) {
+    progress.end();
+    if (err instanceof SpecError) {
+      process.stderr.write(`error: invalid spec\n${err.problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n')}\n`);
+      return 2;
+    }
+    if (err instanceof JobCancelledError) {
+      process.stderr.write('cancelled\n');
+      return 130;
+    }
+    if (err instanceof DataError || err instanceof ModelError) {
+      process.stderr.write(`error (${err.code}): ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error${err instanceof EngineError ? ` (${err.code})` : ''}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** The job body minus the fields only the job service reads. */
+function engineFields(body: unknown): EngineSpec {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('the spec must be a JSON object');
+  const { dataset, teacher, student, distillation, seed } = body as Record<string, unknown>;
+  return Object.fromEntries(Object.entries({ dataset, teacher, student, distillation, seed }).filter(([, v]) => v !== undefined)) as unknown as EngineSpec;
+}
+
+async function readLocalDataset(id: string): Promise<Dataset> {
+  if (!id.startsWith('file:')) throw new DataError('unknown_source', `dataset "${id}" is an uploaded id; \`distill run\` reads local files: use "file:PATH" (a .csv file or a folder of IDX files)`);
+  const path = id.slice('file:'.length);
+  if (!existsSync(path)) throw new DataError('unknown_source', `dataset file ${path} does not exist`);
+  if (!statSync(path).isDirectory()) return parseCsv(await readFile(path), { name: path });
+  const files = readdirSync(path);
+  const find = (prefix: string, kind: string) => files.find((f) => f.startsWith(prefix) && f.includes(kind));
+  const pair = async (prefix: string) => {
+    const images = find(prefix, 'images');
+    const labels = find(prefix, 'labels');
+    return images && labels ? { images: await readFile(join(path, images)), labels: await readFile(join(path, labels)) } : undefined;
+  };
+  const train = await pair('train');
+  if (!train) throw new DataError('unknown_source', `${path} holds no train-images/train-labels IDX files`);
+  return datasetFromIdx(train, await pair('t10k') ?? await pair('test'));
+}
+
+async function readLocalModel(id: string): Promise<ModelArtifacts> {
+  if (!id.startsWith('file:')) throw new ModelError('model_not_found', `model "${id}" is a stored id; \`distill run\` reads local models: use "file:DIR" (model.json + weights.bin)`);
+  const dir = id.slice('file:'.length);
+  try {
+    return { modelJson: JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')), weights: await readFile(join(dir, 'weights.bin')) };
+  } catch (err) {
+    throw new ModelError('model_not_found', `cannot read the teacher model in ${dir}: ${(err as Error).message}`);
+  }
+}
+
+async function writeOutputs(dir: string, report: Report, models: Partial<Record<string, ModelArtifacts>>): Promise<void> {
+  for (const [role, artifacts] of Object.entries(models)) {
+    if (!artifacts) continue;
+    await mkdir(join(dir, role), { recursive: true });
+    await writeFile(join(dir, role, 'model.json'), JSON.stringify(artifacts.modelJson));
+    await writeFile(join(dir, role, 'weights.bin'), artifacts.weights);
+  }
+  await writeFile(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** One line per phase and epoch; metrics rewrite a single status line on a terminal. */
+class ProgressPrinter {
+  private readonly tty = process.stderr.isTTY === true;
+  private statusShown = false;
+
+  print(e: EngineEvent): void {
+    if (e.type === 'metrics') {
+      if (!this.tty) return;
+      const terms = e.kd !== undefined ? ` ce ${e.ce!.toFixed(3)} kd ${e.kd.toFixed(4)}` : '';
+      this.status(`  ${e.model} epoch ${e.epoch}/${e.progress.epochs} step ${e.step}/${e.progress.steps} loss ${e.loss.toFixed(4)}${terms} acc ${pct(e.accuracy)} ${e.samples_per_second} samples/s ${bar(e.progress.percent)}${eta(e.progress.eta_seconds)}`);
+      return;
+    }
+    if (e.type === 'phase') this.line(`▸ ${e.phase.replace(/_/g, ' ')} ${bar(e.progress.percent)}`);
+    else if (e.type === 'epoch') {
+      const val = e.val_accuracy === null ? '' : ` · val loss ${e.val_loss!.toFixed(4)} acc ${pct(e.val_accuracy)}`;
+      this.line(`  ${e.model} epoch ${e.epoch}/${e.epochs} · loss ${e.train_loss.toFixed(4)} acc ${pct(e.train_accuracy)}${val} · ${e.elapsed_seconds.toFixed(1)}s ${bar(e.progress.percent)}${eta(e.progress.eta_seconds)}`);
+    } else if (e.type === 'log') this.line(`  ${e.level}: ${e.message}`);
+  }
+
+  end(): void {
+    if (this.statusShown) process.stderr.write('\r\x1b[K');
+    this.statusShown = false;
+  }
+
+  private status(text: string): void {
+    process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 120) - 1)}`);
+    this.statusShown = true;
+  }
+
+  private line(text: string): void {
+    this.end();
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const eta = (s: number | null) => (s === null ? '' : ` eta ${s}s`);
+function bar(percent: number): string {
+  const filled = Math.round(percent / 5);
+  return `[${'█'.repeat(filled)}${'·'.repeat(20 - filled)}] ${percent.toFixed(0)}%`;
+}
+
+export function formatReport(r: Report): string {
+  const rows: Array<[string, ModelReport | undefined]> = [['teacher', r.teacher], ['student', r.student], ['baseline', r.baseline]];
+  const header = ['model', 'test acc', 'test loss', 'params', 'bytes', 'ms/sample b=1', 'ms/sample b=256'];
+  const table = [header, ...rows.flatMap(([name, m]) => (m ? [[name, pct(m.test_accuracy), m.test_loss.toFixed(4), String(m.parameters), String(m.bytes), m.latency_ms_per_sample.batch_1.toFixed(4), m.latency_ms_per_sample.batch_256.toFixed(4)]] : []))];
+  const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  const lines = table.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  const gain = r.distillation_gain === null ? '' : ` · distillation gain ${r.distillation_gain >= 0 ? '+' : ''}${(r.distillation_gain * 100).toFixed(1)} points`;
+  return [
+    ...lines,
+    '',
+    `compression ${r.compression_ratio}× (size ${r.size_ratio}×) · speed-up ${r.speed_up.batch_1}× at batch 1, ${r.speed_up.batch_256}× at batch 256`,
+    `teacher–student agreement ${pct(r.teacher_student_agreement)}${gain}`,
+    `dataset ${r.dataset.source} (${r.dataset.train_samples} train / ${r.dataset.validation_samples} validation / ${r.dataset.test_samples} test) · soft targets ${r.soft_targets} · backend ${r.backend} · ${r.elapsed_seconds.toFixed(1)}s`,
+    '',
+  ].join('\n');
+}
