@@ -18,7 +18,7 @@ import type { EngineEvent } from '../../ml/events.js';
 import type { ModelReport, Report } from '../../ml/report.js';
 import { runJob } from '../../ml/run-job.js';
 import type { ModelArtifacts } from '../../ml/models/serialize.js';
-import type { EngineSpec } from '../../ml/spec.js';
+import { pickEngineSpec, type EngineSpec } from '../../ml/spec.js';
 
 interface RunOptions {
   out?: string;
@@ -47,7 +47,7 @@ export async function runCommand(specPath: string, options: RunOptions): Promise
   }
   let spec: EngineSpec;
   try {
-    spec = engineFields(JSON.parse(await readFile(specPath, 'utf8')));
+    spec = pickEngineSpec(JSON.parse(await readFile(specPath, 'utf8')));
   } catch (err) {
     process.stderr.write(`error: cannot read the spec ${specPath}: ${(err as Error).message}\n`);
     return 2;
@@ -88,13 +88,6 @@ export async function runCommand(specPath: string, options: RunOptions): Promise
   } finally {
     process.off('SIGINT', onSigint);
   }
-}
-
-/** The job body minus the fields only the job service reads. */
-function engineFields(body: unknown): EngineSpec {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Error('the spec must be a JSON object');
-  const { dataset, teacher, student, distillation, seed } = body as Record<string, unknown>;
-  return Object.fromEntries(Object.entries({ dataset, teacher, student, distillation, seed }).filter(([, v]) => v !== undefined)) as unknown as EngineSpec;
 }
 
 async function readLocalDataset(id: string): Promise<Dataset> {

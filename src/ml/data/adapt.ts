@@ -28,6 +28,7 @@ export function adaptInputs(x: tf.Tensor, to: readonly number[]): tf.Tensor {
   const plan = planAdapt(from, to);
   if (!plan) throw new Error(`cannot adapt inputs [${from}] to [${to}]`);
   const n = x.shape[0]!;
+  if (n === 0) return tf.zeros([0, ...to]);
   if (plan.kind !== 'resize') return tf.tidy(() => x.reshape([n, ...to]).clone());
   const chunk = 2048;
   const parts: tf.Tensor[] = [];

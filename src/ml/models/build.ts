@@ -72,6 +72,7 @@ export async function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSi
   const n = x.shape[0]!;
   const probabilities = outputsProbabilities(model);
   const parts: tf.Tensor2D[] = [];
+  if (n === 0) return tf.zeros([0, model.outputs[0]!.shape[1] ?? 0]);
   let lastYield = performance.now();
   for (let start = 0; start < n; start += batchSize) {
     parts.push(tf.tidy(() => logitsOf(model, x.slice(start, Math.min(batchSize, n - start)), false, probabilities)));
