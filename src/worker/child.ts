@@ -24,6 +24,7 @@ process.on('message', (message: ParentMessage) => {
 });
 // The worker died: nobody will read our results, and its successor re-runs the job.
 process.on('disconnect', () => process.exit(0));
+void send({ type: 'listening' });
 
 async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
   const store = new DirectoryArtifactStore(start.artifactDir);

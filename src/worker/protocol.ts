@@ -28,6 +28,8 @@ export type ParentMessage =
   | { type: 'checkpoint-saved'; seq: number };
 
 export type ChildMessage =
+  /** Sent once the child listens: messages sent before that could be lost. */
+  | { type: 'listening' }
   | { type: 'ready'; backend: BackendInfo }
   | { type: 'event'; event: EngineEvent }
   | { type: 'checkpoint'; seq: number; key: string; bytes: number; phase: string; epoch: number }

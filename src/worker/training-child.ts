@@ -30,6 +30,11 @@ export class TrainingChild {
     let chain = Promise.resolve();
     this.outcome = new Promise((resolve) => {
       this.process.on('message', (message: ChildMessage) => {
+        if (message.type === 'listening') {
+          this.send(start);
+          if (this.abortReason) this.send({ type: 'abort', reason: this.abortReason });
+          return;
+        }
         if (message.type === 'done' || message.type === 'failed') last = message;
         chain = chain.then(() => onMessage(message)).catch(() => {});
       });
@@ -38,7 +43,6 @@ export class TrainingChild {
         chain.then(() => resolve(last ?? { type: 'crashed', code, signal }));
       });
     });
-    this.send(start);
   }
 
   get pid(): number | undefined {
