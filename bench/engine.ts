@@ -17,6 +17,8 @@ function option(name: string, fallback: string): string {
 }
 
 /** Runs one configuration in its own process (wasm threads are fixed per process). */
+const ceilings = new Map<number, number>();
+
 function runChild(threads: number, withCpu: boolean): Promise<Measurement[]> {
   const passOn = argv.filter((a, i) => a !== '--out' && argv[i - 1] !== '--out' && !a.startsWith('--threads'));
   const args = ['--import', 'tsx', self, '--child', ...passOn, '--threads', String(threads), ...(withCpu ? ['--cpu'] : [])];
@@ -29,6 +31,11 @@ function runChild(threads: number, withCpu: boolean): Promise<Measurement[]> {
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
+        if (line.startsWith('CEILING ')) {
+          const c = JSON.parse(line.slice(8)) as { threads: number; gflops: number };
+          ceilings.set(c.threads, c.gflops);
+          process.stderr.write(`  ${c.threads}t ceiling (1024³ matmul): ${c.gflops.toFixed(1)} GFLOP/s\n`);
+        }
         if (!line.startsWith('BENCH ')) continue;
         const m = JSON.parse(line.slice(6)) as Measurement;
         results.push(m);
@@ -67,7 +74,8 @@ function table(results: Measurement[], torch: TorchMeasurement[]): string {
 
 async function main(): Promise<void> {
   if (argv.includes('--child')) {
-    await runMicro(parseMicroArgs(argv), (m) => console.log(`BENCH ${JSON.stringify(m)}`));
+    await runMicro(parseMicroArgs(argv), (m) => console.log(`BENCH ${JSON.stringify(m)}`),
+      (gflops) => console.log(`CEILING ${JSON.stringify({ threads: Number(option('threads', '1')), gflops })}`));
     return;
   }
   const threadsList = option('threads-list', '1,2').split(',').map(Number);
@@ -79,9 +87,10 @@ async function main(): Promise<void> {
   const opts = parseMicroArgs(argv);
   const torch = argv.includes('--no-torch') ? [] : await runTorchReference(opts);
   const report = table(results, torch);
-  console.log(`\n${report}\n`);
+  const ceilingLine = [...ceilings].map(([t, g]) => `${t} thread(s) ${g.toFixed(1)} GFLOP/s`).join(', ');
+  console.log(`\n${report}\n\nwasm SIMD ceiling (plain 1024³ XNNPACK matmul, same run): ${ceilingLine}\n`);
   const out = option('out', '');
-  if (out) writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), results, torch }, null, 2));
+  if (out) writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), ceilings: Object.fromEntries(ceilings), results, torch }, null, 2));
 }
 
 await main();

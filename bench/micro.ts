@@ -96,9 +96,25 @@ async function measurePair(pair: PairName, batchSize: number, o: MicroOptions, e
   student.dispose();
 }
 
-export async function runMicro(o: MicroOptions, emit: (m: Measurement) => void): Promise<void> {
+/** The wasm SIMD ceiling for this configuration: a large plain (XNNPACK) matmul, best of 5. */
+export function matmulCeiling(n = 1024): number {
+  const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
+  let best = Infinity;
+  for (let i = 0; i < 6; i++) {
+    const start = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+    if (i > 0) best = Math.min(best, performance.now() - start);
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (best / 1000) / 1e9;
+}
+
+export async function runMicro(o: MicroOptions, emit: (m: Measurement) => void, ceiling?: (gflops: number) => void): Promise<void> {
   const info = await initBackend('wasm', { threads: o.threads });
   if (info.threads !== o.threads) throw new Error(`asked for ${o.threads} wasm threads, got ${info.threads}`);
+  ceiling?.(matmulCeiling());
   for (const pair of o.pairs) for (const batch of o.batches) await measurePair(pair, batch, o, emit);
 }
 

@@ -104,9 +104,10 @@ if __name__ == '__main__':
     p.add_argument('--seconds', type=float, default=2.0)
     p.add_argument('--full-job', default=None)
     p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--teacher-epochs', type=int, default=2)
     a = p.parse_args()
     if a.full_job:
         from torch_full_job import full_job
-        full_job(a.full_job, a.epochs, build, kd_loss)
+        full_job(a.full_job, a.epochs, build, kd_loss, a.teacher_epochs)
     else:
         micro(a)
