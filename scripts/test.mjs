@@ -17,6 +17,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Names this run's databases (see test/support/env.ts): start time, then a random tag.
+process.env.DISTILL_TEST_RUN = `${Math.floor(Date.now() / 1000)}_${Math.random().toString(36).slice(2, 8)}`;
 const setup = spawnSync(process.execPath, ['--import', 'tsx', 'test/support/global-setup.ts'], { stdio: 'inherit' });
 if (setup.status !== 0) process.exit(setup.status ?? 1);
 

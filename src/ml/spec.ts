@@ -263,7 +263,7 @@ export { checkSpec } from './spec-check.js';
 /** The engine's part of a job body: drops the fields only the job service reads (name, metadata, …). */
 export function pickEngineSpec(body: unknown): EngineSpec {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new TypeError('the job spec must be a JSON object');
-  const { dataset, teacher, student, distillation, seed } = body as Record<string, unknown>;
-  const picked = Object.entries({ dataset, teacher, student, distillation, seed }).filter(([, v]) => v !== undefined);
+  const fields = Object.keys(EngineSpecSchema.properties);
+  const picked = Object.entries(body as Record<string, unknown>).filter(([k, v]) => fields.includes(k) && v !== undefined);
   return Object.fromEntries(picked) as unknown as EngineSpec;
 }

@@ -11,3 +11,14 @@ export function databaseUrl(name: string): string {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+export const TEST_DB_PREFIX = 'distill_t_';
+
+/**
+ * Databases of one suite run share a prefix holding the run's start time (set by scripts/test.mjs),
+ * so the run drops its own at the end and a later run can tell a dead run's leftovers by their age.
+ */
+export function runDatabasePrefix(): string {
+  const run = process.env.DISTILL_TEST_RUN ?? `${Math.floor(Date.now() / 1000)}_adhoc${process.pid}`;
+  return `${TEST_DB_PREFIX}${run}_`;
+}

@@ -5,12 +5,10 @@ import { claimKey, releaseKey } from '../../jobs/idempotency.js';
 import { toJobObject } from '../../jobs/job-object.js';
 import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
-import { checkSpec } from '../../ml/spec.js';
+import { checkSpec, pickEngineSpec } from '../../ml/spec.js';
 import { DEFAULT_TENANT, type ApiDeps } from '../deps.js';
 import { ApiProblem, invalidRequest, notFound, type FieldError } from '../problem.js';
 import { JobCreateBody, JobIdParams, ListQuery } from '../schemas/job.js';
-
-const ENGINE_FIELDS = ['dataset', 'teacher', 'student', 'distillation', 'seed'] as const;
 
 export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { db } = deps;
@@ -18,7 +16,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
   app.post<{ Body: JobCreateBody }>('/v1/jobs', { schema: { body: JobCreateBody } }, async (req, reply) => {
     const body = req.body;
-    const spec = Object.fromEntries(ENGINE_FIELDS.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
+    const spec = pickEngineSpec(body) as unknown as Record<string, unknown>;
     const problems = specProblems(spec, deps.config.MAX_EPOCHS);
     if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
       problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
@@ -91,7 +89,11 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
 function specProblems(spec: Record<string, unknown>, maxEpochs: number): FieldError[] {
   const seen = new Set<string>();
   const problems = checkSpec(spec)
-    .map((p) => ({ field: p.path || '/', message: p.message }))
+    .map((p) => {
+      // A missing property is named as its own field, like the schema-validated fields around it.
+      const missing = /^must have required propert(?:y|ies) ([\w]+)/.exec(p.message)?.[1];
+      return { field: missing ? `${p.path}/${missing}` : p.path || '/', message: p.message };
+    })
     .filter((p) => !seen.has(`${p.field} ${p.message}`) && seen.add(`${p.field} ${p.message}`))
     .filter((p) => p.message !== 'must match a schema in anyOf')
     .sort((a, b) => b.field.split('/').length - a.field.split('/').length);

@@ -1,4 +1,5 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TOptional, type TUnknown } from 'typebox';
+import { type EngineSpec, EngineSpecSchema } from '../../ml/spec.js';
 import { JOB_STATUSES } from '../../jobs/status.js';
 
 /**
@@ -8,12 +9,12 @@ import { JOB_STATUSES } from '../../jobs/status.js';
  */
 export const JobCreateBody = Type.Object(
   {
+    // Every field of the engine's spec is accepted here and checked by checkSpec.
+    ...(Object.fromEntries(Object.keys(EngineSpecSchema.properties).map((k) => [k, Type.Optional(Type.Unknown())])) as Record<
+      keyof EngineSpec,
+      TOptional<TUnknown>
+    >),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    dataset: Type.Object({}, { additionalProperties: true }),
-    teacher: Type.Object({}, { additionalProperties: true }),
-    student: Type.Object({}, { additionalProperties: true }),
-    distillation: Type.Optional(Type.Object({}, { additionalProperties: true })),
-    seed: Type.Optional(Type.Integer()),
     metadata: Type.Optional(
       Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 512 }), { maxProperties: 16 }),
     ),
