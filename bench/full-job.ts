@@ -67,7 +67,7 @@ function accuracy(model: tf.Sequential, test: Split): number {
   });
 }
 
-async function trainTeacher(teacher: tf.Sequential, train: Split, epochs: number): Promise<void> {
+export async function trainTeacher(teacher: tf.Sequential, train: Split, epochs: number): Promise<void> {
   const optimizer = tf.train.adam(1e-3);
   for (let e = 0; e < epochs; e++) {
     const order = epochOrder(train.n, 100 + e);
