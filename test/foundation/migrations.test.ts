@@ -9,7 +9,7 @@ import { listMigrations, migrate, MIGRATIONS_DIR, MigrationError } from '../../s
 import { checkDrift, SCHEMA_PATH } from '../../scripts/schema-drift.js';
 import { spawnCli } from '../support/cli.js';
 import { freshDatabase } from '../support/database.js';
-import { databaseUrl, PG_ADMIN_URL } from '../support/env.js';
+import { databaseUrl, PG_ADMIN_URL, runDatabasePrefix } from '../support/env.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -113,7 +113,8 @@ describe('migrations', () => {
   });
 
   it('`distill migrate` creates a missing database and migrates it; a second run says it is up to date', async () => {
-    const name = `distill_t_cli_${process.pid}`;
+    // Named like the suite's other databases, so a run that dies before after() leaves it for the stale sweep.
+    const name = `${runDatabasePrefix()}cli${process.pid}`;
     const url = databaseUrl(name);
     after(() => query(PG_ADMIN_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     const first = spawnCli(['migrate'], { DATABASE_URL: url });
@@ -128,7 +129,6 @@ describe('migrations', () => {
 
 describe('drift between schema.prisma and the migrations', () => {
   const schema = readFileSync(SCHEMA_PATH, 'utf8');
-  // Not in a before() hook: an after() registered there (freshDatabase's drop) runs as soon as the hook ends.
   const database = freshDatabase();
 
   it('finds none for the schema as committed', async () => {
