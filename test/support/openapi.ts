@@ -66,6 +66,7 @@ export class Contract {
   readonly doc: OpenApiDocument;
   private readonly ajv: Ajv2020;
   private readonly compiled = new Map<string, ValidateFunction>();
+  private inlineIds = 0;
   /** `METHOD template status` of every response checked so far. */
   readonly seen = new Set<string>();
 
@@ -75,8 +76,9 @@ export class Contract {
     addFormats.default(this.ajv);
     // OpenAPI's own schema keyword: an annotation for code generators, no assertion.
     this.ajv.addKeyword({ keyword: 'discriminator' });
-    // The whole document under one id: every `#/components/schemas/…` reference resolves inside it.
-    this.ajv.addSchema({ $id: BASE, components: { schemas: this.doc.components.schemas } } as Schema, undefined, undefined, false);
+    // Every component schema under one id, as `$defs`: each `#/components/schemas/X` reference becomes
+    // `<id>#/$defs/X`, which resolves from any compiled schema.
+    this.ajv.addSchema({ $id: BASE, $defs: rebase(this.doc.components.schemas) } as Schema);
   }
 
   /** Follows an OpenAPI `$ref` (`#/components/...`); any other node is returned as it is. */
@@ -139,7 +141,7 @@ export class Contract {
     if (!validate) {
       const root = typeof schema === 'string' ? { $ref: `#/components/schemas/${schema}` } : schema;
       // Compiled as a subschema of the document, so its local references resolve.
-      validate = this.ajv.compile({ $id: `${BASE}/inline/${this.compiled.size}`, $ref: '#/$defs/s', $defs: { s: rebase(root) } });
+      validate = this.ajv.compile({ $id: `${BASE}/inline/${this.inlineIds++}`, $ref: '#/$defs/s', $defs: { s: rebase(root) } });
       this.compiled.set(key, validate);
     }
     return validate;
@@ -247,12 +249,15 @@ export class Contract {
   }
 }
 
-/** The document's `#/components/…` references, made absolute so they resolve from any compiled schema. */
+/** The document's `#/components/schemas/…` references, made absolute (`<BASE>#/$defs/…`). */
 function rebase(schema: unknown): any {
   if (Array.isArray(schema)) return schema.map(rebase);
   if (!schema || typeof schema !== 'object') return schema;
   return Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${BASE}${v}` : rebase(v)]),
+    Object.entries(schema).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/') ? `${BASE}#/$defs/${v.slice('#/components/schemas/'.length)}` : rebase(v),
+    ]),
   );
 }
 
@@ -265,12 +270,14 @@ function headerValue(value: string, schema: Schema): unknown {
 }
 
 function describe(errors: ErrorObject[], value: unknown): string[] {
-  return errors.map((e) => {
+  const MAX = 25;
+  const lines = errors.slice(0, MAX).map((e) => {
     const at = e.instancePath || '/';
     const params = Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : '';
     const found = e.instancePath ? ` (found ${preview(pointer(value, e.instancePath), 120)})` : '';
     return `${at} ${e.message}${params} [${e.schemaPath}]${found}`;
   });
+  return errors.length > MAX ? [...lines, `… and ${errors.length - MAX} more`] : lines;
 }
 
 function pointer(value: unknown, path: string): unknown {
