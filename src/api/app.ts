@@ -2,17 +2,26 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import type { ApiDeps } from './deps.js';
+import { registerAuth } from './plugins/auth.js';
 import { registerDocs } from './plugins/docs.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { registerLimits } from './plugins/limits.js';
+import { registerErrorHandling, sendProblem } from './plugins/errors.js';
+import { ApiProblem } from './problem.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { wsTicketRoutes } from './routes/ws-tickets.js';
 
 /** The API as a value: no listen, no signals. server.ts runs it; tests inject into it or listen on port 0. */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    // A URL Fastify cannot even route (bad percent-encoding) still gets a problem+json answer.
+    frameworkErrors: (err, req, reply) => {
+      void sendProblem(reply, new ApiProblem(400, 'bad_request', err.message), req.url);
+    },
     bodyLimit: deps.config.MAX_BODY_BYTES,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
       ? req.headers['x-request-id']
@@ -28,11 +37,21 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // Our own access log: Fastify's would print WebSocket tickets from the query string.
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: redactQuery(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
   registerErrorHandling(app);
+  registerAuth(app, deps);
+  await registerLimits(app, deps);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await registerDocs(app);
-  for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes]) {
+  for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes]) {
     await app.register(async (scope) => routes(scope, deps));
   }
   return app;
+}
+
+function redactQuery(url: string): string {
+  return url.replace(/([?&](?:ticket|key|token)=)[^&]*/gi, '$1[redacted]');
 }

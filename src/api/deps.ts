@@ -22,6 +22,3 @@ export interface ApiDeps {
   /** Tells the webhook sender a job reached a terminal state here (a queued job cancelled). */
   notifyTerminal(jobId: string): Promise<void>;
 }
-
-/** Until API keys exist every request acts for this tenant. */
-export const DEFAULT_TENANT = { id: 'ten_default', name: 'default' };

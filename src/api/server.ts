@@ -7,7 +7,7 @@ import { createWebhookQueue, scheduleWebhook } from '../queue/webhooks.js';
 import { createRedis } from '../redis.js';
 import { DirectoryArtifactStore } from '../storage/artifact-store.js';
 import { buildApp } from './app.js';
-import { DEFAULT_TENANT, type ApiDeps } from './deps.js';
+import type { ApiDeps } from './deps.js';
 import { EventHub } from './live/event-hub.js';
 
 export interface RunningServer {
@@ -35,9 +35,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     channelPrefix,
     notifyTerminal: (jobId) => scheduleWebhook(webhookQueue, db, jobId),
   };
-  await db.tenant.upsert({ where: { id: DEFAULT_TENANT.id }, create: DEFAULT_TENANT, update: {} }).catch((err) => {
-    log.warn({ err: (err as Error).message }, 'could not ensure the default tenant (is Postgres up and migrated?)');
-  });
   const app = await buildApp(deps);
   await app.listen({ host: config.HOST, port: config.PORT });
   const address = app.server.address();

@@ -9,11 +9,11 @@ import { appendEvents, type JobEventObject, publishEvents } from './events.js';
  * a status poll as backstop) and ends it `cancelled` between two batches; terminal → unchanged.
  * Returns whether the job reached a terminal state here (so its webhook can be sent).
  */
-export async function cancelJob(db: Db, redis: Redis, queue: Queue<TrainJobData>, channelPrefix: string, tenantId: string, jobId: string): Promise<'cancelled' | 'cancelling' | 'unchanged' | 'missing'> {
+export async function cancelJob(db: Db, redis: Redis, queue: Queue<TrainJobData>, channelPrefix: string, scope: { tenantId?: string }, jobId: string): Promise<'cancelled' | 'cancelling' | 'unchanged' | 'missing'> {
   let emitted: JobEventObject[] = [];
   const outcome = await db.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT 1 FROM jobs WHERE id = ${jobId} FOR UPDATE`;
-    const job = await tx.job.findFirst({ where: { id: jobId, tenantId }, select: { status: true } });
+    const job = await tx.job.findFirst({ where: { id: jobId, ...scope }, select: { status: true } });
     if (!job) return 'missing' as const;
     if (job.status === 'queued') {
       emitted = await appendEvents(db, undefined, channelPrefix, jobId, [{ type: 'status', data: { status: 'cancelled' } }], {

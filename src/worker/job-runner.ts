@@ -160,7 +160,7 @@ export class JobRunner {
         throw new DelayedError();
       } else if (outcome.type === 'failed' && outcome.engine) {
         // Bad data or spec: another attempt would fail the same way.
-        await attempts.finish(jobId, run.attempt, 'failed', outcome.error);
+        await attempts.finish(jobId, run.attempt, 'failed', { code: outcome.error.code, message: outcome.error.message });
         await this.deps.onTerminal(jobId);
         throw new UnrecoverableError(outcome.error.message);
       } else {

@@ -101,7 +101,7 @@ describe('job control: validation, idempotency, cancellation', () => {
       }
       // Whatever the race gave, a key whose first request has not finished answers 409 for the same body.
       await stack.db.idempotencyKey.create({
-        data: { tenantId: 'ten_default', key: 'race-2', requestHash: sha256(canonicalJson(QUICK_JOB)), expiresAt: new Date(Date.now() + 60_000) },
+        data: { tenantId: stack.keys.a.tenantId, key: 'race-2', requestHash: sha256(canonicalJson(QUICK_JOB)), expiresAt: new Date(Date.now() + 60_000) },
       });
       const pending = await request(stack.url, 'POST', '/v1/jobs', QUICK_JOB, { 'idempotency-key': 'race-2' });
       assert.equal(pending.status, 409);

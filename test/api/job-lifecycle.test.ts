@@ -57,7 +57,10 @@ describe('a job from submission to a downloaded student', () => {
     assert.equal(report.body.student.test_accuracy, job.result.student.test_accuracy);
 
     await tf.setBackend('cpu');
-    const model = await tf.loadLayersModel(`${stack.url}/v1/jobs/${job.id}/artifacts/student/model.json`);
+    // tfjs fetches weights.bin itself, relative to model.json, with the same headers.
+    const model = await tf.loadLayersModel(`${stack.url}/v1/jobs/${job.id}/artifacts/student/model.json`, {
+      requestInit: { headers: { authorization: `Bearer ${stack.keys.a.key}` } },
+    });
     assert.equal(model.outputs[0]!.shape.at(-1), 4);
     const inputs = tf.randomNormal([8, 16]);
     const predictions = model.predict(inputs) as tf.Tensor;

@@ -7,8 +7,26 @@ export interface Response<T = any> {
   body: T;
 }
 
+const defaultKeys = new Map<string, string>();
+
+/** The API key requests to this base URL carry unless they set `authorization` themselves. */
+export function setDefaultKey(base: string, key: string): void {
+  defaultKeys.set(base, key);
+}
+
+function withAuth(base: string, headers: Record<string, string>): Record<string, string> {
+  if ('authorization' in headers) {
+    // An empty value means "send no Authorization header at all".
+    const { authorization, ...rest } = headers;
+    return authorization ? headers : rest;
+  }
+  const key = defaultKeys.get(base);
+  return key ? { ...headers, authorization: `Bearer ${key}` } : headers;
+}
+
 /** A JSON request against the running API; the body is parsed when it is JSON. */
 export async function request<T = any>(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response<T>> {
+  headers = withAuth(base, headers);
   const response = await fetch(`${base}${path}`, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -39,8 +57,8 @@ export interface EventSocket {
 }
 
 /** A real WebSocket client following one job's events. */
-export function followJob(wsUrl: string, jobId: string, after = 0): Promise<EventSocket> {
-  const socket = new WebSocket(`${wsUrl}/v1/jobs/${jobId}/events?after=${after}`);
+export function followJob(wsUrl: string, jobId: string, after = 0, headers: Record<string, string> = {}): Promise<EventSocket> {
+  const socket = new WebSocket(`${wsUrl}/v1/jobs/${jobId}/events?after=${after}`, { headers: withAuth(wsUrl.replace(/^ws/, 'http'), headers) });
   const events: JobEventObject[] = [];
   const listeners = new Set<() => void>();
   socket.on('message', (data) => {

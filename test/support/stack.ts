@@ -8,7 +8,9 @@ import pino from 'pino';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createDb, type Db } from '../../src/db/client.js';
+import { createApiKey, type CreatedKey } from '../../src/auth/api-keys.js';
 import { freshDatabase } from './database.js';
+import { setDefaultKey } from './http.js';
 import { REDIS_URL } from './env.js';
 
 export interface WorkerProcess {
@@ -32,6 +34,8 @@ export interface Stack {
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
   /** Removes every key of this stack's queues from Redis, as if Redis had been emptied. */
   emptyRedis(): Promise<void>;
+  /** API keys: `a` is the default key of every request() to this stack; `b` is another tenant's; `admin` sees all. */
+  keys: { a: CreatedKey; b: CreatedKey; admin: CreatedKey };
   /** Stops the workers and the API and removes what the stack left in Redis and on disk. */
   stop(): Promise<void>;
 }
@@ -61,6 +65,8 @@ export async function startStack(options: { workers?: number; env?: Record<strin
   const db = createDb(config.DATABASE_URL, 4);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const workers: WorkerProcess[] = [];
+  const keys = { a: await createApiKey(db, 'tenant-a'), b: await createApiKey(db, 'tenant-b'), admin: await createApiKey(db, 'operators', true) };
+  setDefaultKey(server.url, keys.a.key);
 
   const startWorker = async (extraEnv: Record<string, string> = {}) => {
     const worker = spawnWorker({ ...env, ...extraEnv });
@@ -79,6 +85,7 @@ export async function startStack(options: { workers?: number; env?: Record<strin
     redis,
     server,
     workers,
+    keys,
     startWorker,
     emptyRedis: async () => {
       for (const pattern of [`bull:${config.QUEUE_NAME}:*`, `bull:${config.QUEUE_NAME}-webhooks:*`]) {

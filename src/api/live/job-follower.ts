@@ -100,8 +100,14 @@ export class JobFollower {
             take: PAGE,
           });
           for (const row of rows) this.deliver(toEventObject(row));
-          if (rows.length === PAGE) this.again = true;
-          if (rows.length === PAGE) this.needRead = true;
+          if (rows.length === PAGE) {
+            this.again = true;
+            this.needRead = true;
+          } else if (!this.stopped && (await this.endedBefore())) {
+            // The client already had the terminal event (it resumed after it): nothing will ever come.
+            this.stop();
+            this.sink.end('terminal', this.lastSeq);
+          }
         }
       } while (this.again && !this.stopped);
     } catch {
@@ -110,6 +116,11 @@ export class JobFollower {
     } finally {
       this.pumping = false;
     }
+  }
+
+  private async endedBefore(): Promise<boolean> {
+    const job = await this.db.job.findUnique({ where: { id: this.jobId }, select: { status: true, lastEventSeq: true } });
+    return !job || (isTerminal(job.status) && this.lastSeq >= job.lastEventSeq);
   }
 
   private drainPending(): void {

@@ -54,7 +54,7 @@ function toProblem(err: FastifyError): ApiProblem {
     return new ApiProblem(503, 'queue_unavailable', 'the queue is unavailable; retry shortly');
   }
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-  if (status < 500) return new ApiProblem(status, (err.code ?? 'bad_request').toLowerCase(), err.message);
+  if (status < 500) return new ApiProblem(status, status === 413 ? 'body_too_large' : status === 404 ? 'not_found' : 'bad_request', err.message);
   return new ApiProblem(500, 'internal_error', 'internal error');
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_TENANT, type ApiDeps } from '../deps.js';
+import type { ApiDeps } from '../deps.js';
+import { tenantScope } from '../plugins/auth.js';
 import { notFound } from '../problem.js';
 import { ArtifactParams, JobIdParams } from '../schemas/job.js';
 
@@ -15,10 +16,9 @@ const CONTENT_TYPES: Record<string, string> = {
  */
 export async function artifactRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { db } = deps;
-  const tenantId = DEFAULT_TENANT.id;
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/artifacts', { schema: { params: JobIdParams } }, async (req) => {
-    const job = await db.job.findFirst({ where: { id: req.params.id, tenantId }, select: { id: true, artifacts: { orderBy: [{ kind: 'asc' }, { file: 'asc' }] } } });
+    const job = await db.job.findFirst({ where: { id: req.params.id, ...tenantScope(req.caller) }, select: { id: true, artifacts: { orderBy: [{ kind: 'asc' }, { file: 'asc' }] } } });
     if (!job) throw notFound('job', req.params.id);
     return {
       object: 'list',
@@ -41,7 +41,7 @@ export async function artifactRoutes(app: FastifyInstance, deps: ApiDeps): Promi
     { schema: { params: ArtifactParams } },
     async (req, reply) => {
       const { id, kind, file } = req.params;
-      const artifact = await db.artifact.findFirst({ where: { jobId: id, kind, file, job: { tenantId } } });
+      const artifact = await db.artifact.findFirst({ where: { jobId: id, kind, file, job: tenantScope(req.caller) } });
       if (!artifact) throw notFound('artifact', `${id}/${kind}/${file}`);
       return reply
         .type(CONTENT_TYPES[file] ?? 'application/octet-stream')

@@ -3,25 +3,29 @@ import { canonicalJson, sha256 } from '../../jobs/canonical-json.js';
 import { cancelJob } from '../../jobs/cancel.js';
 import { claimKey, releaseKey } from '../../jobs/idempotency.js';
 import { toJobObject } from '../../jobs/job-object.js';
+import { storedBytes } from '../../jobs/storage-usage.js';
 import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
-import { checkSpec, pickEngineSpec } from '../../ml/spec.js';
-import { DEFAULT_TENANT, type ApiDeps } from '../deps.js';
+import { checkSpec, type EngineSpec, pickEngineSpec } from '../../ml/spec.js';
+import { jobSizeProblems } from '../../jobs/job-size.js';
+import type { ApiDeps } from '../deps.js';
+import { tenantScope } from '../plugins/auth.js';
 import { ApiProblem, invalidRequest, notFound, type FieldError } from '../problem.js';
 import { JobCreateBody, JobIdParams, ListQuery } from '../schemas/job.js';
 
 export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const { db } = deps;
-  const tenantId = DEFAULT_TENANT.id;
 
   app.post<{ Body: JobCreateBody }>('/v1/jobs', { schema: { body: JobCreateBody } }, async (req, reply) => {
     const body = req.body;
+    const { tenantId } = req.caller;
     const spec = pickEngineSpec(body) as unknown as Record<string, unknown>;
-    const problems = specProblems(spec, deps.config.MAX_EPOCHS);
+    const problems = specProblems(spec, deps.config);
     if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
       problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
     }
     if (problems.length) throw invalidRequest(problems);
+    await enforceQuotas(deps, tenantId);
 
     const key = req.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > 255)) {
@@ -33,7 +37,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       if (claim.kind === 'in_flight') throw new ApiProblem(409, 'idempotency_request_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly');
       if (claim.kind === 'replay') {
         const job = await db.job.findFirst({ where: { id: claim.jobId, tenantId } });
-        if (job) return reply.code(201).header('idempotent-replayed', 'true').send(toJobObject(job));
+        if (job) return reply.code(201).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(toJobObject(job));
       }
     }
     try {
@@ -61,7 +65,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const limit = req.query.limit ?? 20;
     const rows = await db.job.findMany({
       where: {
-        tenantId,
+        ...tenantScope(req.caller),
         ...(req.query.status ? { status: req.query.status as never } : {}),
         ...(req.query.after ? { id: { lt: req.query.after } } : {}),
       },
@@ -72,21 +76,33 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: JobIdParams } }, async (req) => {
-    const job = await db.job.findFirst({ where: { id: req.params.id, tenantId } });
+    const job = await db.job.findFirst({ where: { id: req.params.id, ...tenantScope(req.caller) } });
     if (!job) throw notFound('job', req.params.id);
     return toJobObject(job);
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', { schema: { params: JobIdParams } }, async (req) => {
-    const outcome = await cancelJob(db, deps.redis, deps.queue, deps.channelPrefix, tenantId, req.params.id);
+    const outcome = await cancelJob(db, deps.redis, deps.queue, deps.channelPrefix, tenantScope(req.caller), req.params.id);
     if (outcome === 'missing') throw notFound('job', req.params.id);
     if (outcome === 'cancelled') await deps.notifyTerminal(req.params.id).catch((err) => req.log.warn({ err }, 'webhook not scheduled'));
-    return toJobObject(await db.job.findFirstOrThrow({ where: { id: req.params.id, tenantId } }));
+    return toJobObject(await db.job.findFirstOrThrow({ where: { id: req.params.id } }));
   });
 }
 
-/** The engine's own checks, deepest field first, plus the server's limits. */
-function specProblems(spec: Record<string, unknown>, maxEpochs: number): FieldError[] {
+/** 429 with a stable code when the tenant is at its active-job or storage quota. */
+async function enforceQuotas(deps: ApiDeps, tenantId: string): Promise<void> {
+  const active = await deps.db.job.count({ where: { tenantId, status: { in: ['queued', 'running', 'cancelling'] } } });
+  if (active >= deps.config.MAX_ACTIVE_JOBS_PER_TENANT) {
+    throw new ApiProblem(429, 'quota_active_jobs', `at most ${deps.config.MAX_ACTIVE_JOBS_PER_TENANT} jobs may be queued or running at once`, { retry_after: 30 });
+  }
+  const stored = await storedBytes(deps.db, tenantId);
+  if (stored >= deps.config.MAX_STORED_BYTES_PER_TENANT) {
+    throw new ApiProblem(429, 'quota_storage', `stored bytes (${stored}) are at the quota of ${deps.config.MAX_STORED_BYTES_PER_TENANT}: delete jobs, datasets or models`, { retry_after: 3600 });
+  }
+}
+
+/** The engine's own checks, deepest field first, then the server's limits on job size. */
+function specProblems(spec: Record<string, unknown>, config: ApiDeps['config']): FieldError[] {
   const seen = new Set<string>();
   const problems = checkSpec(spec)
     .map((p) => {
@@ -98,11 +114,5 @@ function specProblems(spec: Record<string, unknown>, maxEpochs: number): FieldEr
     .filter((p) => p.message !== 'must match a schema in anyOf')
     .sort((a, b) => b.field.split('/').length - a.field.split('/').length);
   if (problems.length) return problems;
-  for (const role of ['teacher', 'student'] as const) {
-    const epochs = (spec[role] as { training?: { epochs?: number } }).training?.epochs;
-    if (epochs !== undefined && epochs > maxEpochs) {
-      problems.push({ field: `/${role}/training/epochs`, message: `must be <= ${maxEpochs} (the server's MAX_EPOCHS)` });
-    }
-  }
-  return problems;
+  return jobSizeProblems(spec as unknown as EngineSpec, { maxEpochs: config.MAX_EPOCHS, maxSampleEpochs: config.MAX_SAMPLE_EPOCHS, maxModelMacs: config.MAX_MODEL_MACS });
 }

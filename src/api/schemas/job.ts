@@ -16,7 +16,13 @@ export const JobCreateBody = Type.Object(
     >),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     metadata: Type.Optional(
-      Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Type.String({ maxLength: 512 }), { maxProperties: 16 }),
+      Type.Unsafe<Record<string, string>>({
+        type: 'object',
+        maxProperties: 16,
+        propertyNames: { minLength: 1, maxLength: 64 },
+        additionalProperties: { type: 'string', maxLength: 512 },
+        description: 'At most 16 string pairs: keys of 1-64 characters, values of at most 512.',
+      }),
     ),
     priority: Type.Optional(Type.Enum(['low', 'normal', 'high'])),
     max_runtime_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 24 * 3600 })),

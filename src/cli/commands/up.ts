@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createLogger } from '../../log.js';
 import { configOrExit } from '../lifecycle.js';
+import { createApiKey, countApiKeys } from '../../auth/api-keys.js';
+import { createDb } from '../../db/client.js';
 import { runMigrations } from './migrate.js';
 
 const RESTART_DELAY_MS = 1000;
@@ -25,6 +27,7 @@ export function registerUpCommand(program: Command): void {
         log.fatal({ err }, 'migrations failed: is Postgres running at DATABASE_URL?');
         process.exit(1);
       }
+      await printFirstKey(config.DATABASE_URL);
       supervise(['serve', ...Array.from({ length: workers }, () => 'worker')], log);
     });
 }
@@ -66,4 +69,19 @@ function supervise(commands: string[], log: ReturnType<typeof createLogger>): vo
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   commands.forEach((_, slot) => launch(slot));
+}
+
+/** A fresh installation has no key to call it with: make an admin key once, and show it once. */
+async function printFirstKey(databaseUrl: string): Promise<void> {
+  const db = createDb(databaseUrl, 1);
+  try {
+    if ((await countApiKeys(db)) > 0) return;
+    const created = await createApiKey(db, 'default', true);
+    process.stdout.write(
+      `\nFirst start: created an admin API key for tenant "default" (shown only now, store it):\n\n  ${created.key}\n\n` +
+        'Send it as "Authorization: Bearer <key>". More keys: `distill keys create --tenant NAME` (see README, API keys).\n\n',
+    );
+  } finally {
+    await db.$disconnect();
+  }
 }

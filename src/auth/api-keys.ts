@@ -1,0 +1,61 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { DbClient } from '../db/client.js';
+import { newId } from '../ids.js';
+
+/** Keys look like `dsk_3f9a…`: the prefix tells a leaked secret apart in logs, scanners and diffs. */
+export const KEY_PREFIX = 'dsk_';
+const KEY_PATTERN = /^dsk_[A-Za-z0-9_-]{43}$/;
+
+export interface CreatedKey {
+  id: string;
+  tenantId: string;
+  tenantName: string;
+  admin: boolean;
+  /** The secret: shown once, never stored. */
+  key: string;
+  prefix: string;
+}
+
+export interface Caller {
+  keyId: string;
+  tenantId: string;
+  admin: boolean;
+}
+
+const hashOf = (key: string) => createHash('sha256').update(key).digest('hex');
+
+export function isWellFormedKey(key: string): boolean {
+  return KEY_PATTERN.test(key);
+}
+
+/** Creates a key for the tenant of that name, creating the tenant on first use. */
+export async function createApiKey(db: DbClient, tenantName: string, admin = false): Promise<CreatedKey> {
+  const tenant = await db.tenant.upsert({ where: { name: tenantName }, create: { id: newId('ten'), name: tenantName }, update: {} });
+  const key = `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const prefix = key.slice(0, 12);
+  const row = await db.apiKey.create({ data: { id: newId('key'), tenantId: tenant.id, prefix, hash: hashOf(key), admin } });
+  return { id: row.id, tenantId: tenant.id, tenantName: tenant.name, admin, key, prefix };
+}
+
+/** The caller a key stands for, or undefined for a malformed, unknown or revoked key. */
+export async function verifyApiKey(db: DbClient, key: string): Promise<Caller | undefined> {
+  if (!isWellFormedKey(key)) return undefined;
+  const hash = hashOf(key);
+  const row = await db.apiKey.findUnique({ where: { hash } });
+  // The index found it by hash; compare again in constant time so no code path leaks timing.
+  if (!row || row.revokedAt || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(hash, 'hex'))) return undefined;
+  return { keyId: row.id, tenantId: row.tenantId, admin: row.admin };
+}
+
+export function listApiKeys(db: DbClient) {
+  return db.apiKey.findMany({ orderBy: { createdAt: 'asc' }, include: { tenant: { select: { name: true } } } });
+}
+
+export async function revokeApiKey(db: DbClient, id: string): Promise<boolean> {
+  const result = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  return result.count > 0;
+}
+
+export async function countApiKeys(db: DbClient): Promise<number> {
+  return db.apiKey.count();
+}

@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
+import { createDb } from '../../db/client.js';
+import { configOrExit } from '../lifecycle.js';
+
+/** API keys are managed against the database directly: whoever runs these commands runs the server. */
+export function registerKeysCommand(program: Command): void {
+  const keys = program.command('keys').description('manage API keys (stored as hashes; a key is shown once)');
+
+  keys
+    .command('create')
+    .description('create an API key for a tenant (the tenant is created on first use)')
+    .requiredOption('--tenant <name>', 'tenant the key acts for')
+    .option('--admin', 'the key may read every tenant\'s resources', false)
+    .option('--json', 'print JSON')
+    .action(async (options: { tenant: string; admin: boolean; json?: boolean }) => {
+      if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(options.tenant)) fail('--tenant must be 1-63 letters, digits, _ or -');
+      await withDb(async (db) => {
+        const created = await createApiKey(db, options.tenant, options.admin);
+        if (options.json) console.log(JSON.stringify(created));
+        else {
+          console.log(`created ${created.admin ? 'admin ' : ''}key ${created.id} for tenant ${created.tenantName}`);
+          console.log(`\n  ${created.key}\n\nIt is shown only now: store it. Use it as "Authorization: Bearer <key>".`);
+        }
+      });
+    });
+
+  keys
+    .command('list')
+    .description('list API keys (prefixes only)')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withDb(async (db) => {
+        const rows = (await listApiKeys(db)).map((k) => ({
+          id: k.id,
+          tenant: k.tenant.name,
+          prefix: k.prefix,
+          admin: k.admin,
+          created_at: k.createdAt.toISOString(),
+          revoked_at: k.revokedAt?.toISOString() ?? null,
+        }));
+        if (options.json) console.log(JSON.stringify(rows));
+        else console.table(rows);
+      });
+    });
+
+  keys
+    .command('revoke <id>')
+    .description('revoke an API key at once')
+    .action(async (id: string) => {
+      await withDb(async (db) => {
+        if (!(await revokeApiKey(db, id))) fail(`no active key ${id}`);
+        console.log(`revoked ${id}`);
+      });
+    });
+}
+
+async function withDb(fn: (db: ReturnType<typeof createDb>) => Promise<void>): Promise<void> {
+  const db = createDb(configOrExit().DATABASE_URL, 1);
+  try {
+    await fn(db);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`distill keys: ${message}\n`);
+  process.exit(1);
+}
