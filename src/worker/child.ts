@@ -3,6 +3,7 @@
  * loop for long stretches; here that starves nothing, while the worker keeps renewing BullMQ's lock.
  * It talks to the worker only over IPC and writes only to the artifact store; the worker owns Postgres.
  */
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../ml/backend/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint.js';
 import { EngineError, JobCancelledError } from '../ml/errors.js';
@@ -14,6 +15,7 @@ import type { ChildMessage, ParentMessage, StoredFile } from './protocol.js';
 const send = (message: ChildMessage) =>
   new Promise<void>((resolve, reject) => process.send?.(message, (err: Error | null) => (err ? reject(err) : resolve())));
 
+const MEMORY_REPORT_MS = 2000;
 const abort = new AbortController();
 const savedCheckpoints = new Map<number, () => void>();
 
@@ -31,6 +33,10 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
   try {
     const backend = await initBackend(start.backend);
     await send({ type: 'ready', backend });
+    setInterval(() => {
+      const { numTensors, numBytes } = tf.memory();
+      void send({ type: 'memory', tensors: numTensors, bytes: numBytes });
+    }, MEMORY_REPORT_MS).unref();
     const resumeFrom = start.checkpointKey ? decodeCheckpoint(await store.get(start.checkpointKey)) : undefined;
     let seq = start.checkpointSeq;
     const outcome = await runJob(start.spec as EngineSpec, {

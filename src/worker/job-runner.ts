@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { EngineEvent } from '../ml/events.js';
 import type { TrainJobData } from '../queue/queue.js';
 import type { AttemptStore, StartedAttempt } from './attempt-store.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { ChildMessage } from './protocol.js';
 import { type ChildOutcome, TrainingChild } from './training-child.js';
 
@@ -14,6 +15,7 @@ const STATUS_POLL_MS = 2000;
 export interface RunnerDeps {
   config: Config;
   log: Logger;
+  metrics: WorkerMetrics;
   attempts: AttemptStore;
   /** Reads the job's status (cancel backstop). */
   readStatus(jobId: string): Promise<string | undefined>;
@@ -29,6 +31,8 @@ export interface RunnerDeps {
  */
 export class JobRunner {
   private readonly running = new Map<string, TrainingChild>();
+  /** When each running job entered its current phase, for the phase-duration histogram. */
+  private readonly phaseStarted = new Map<string, { phase: string; at: number }>();
   private shuttingDown = false;
 
   constructor(private readonly deps: RunnerDeps) {}
@@ -76,6 +80,7 @@ export class JobRunner {
       (message): Promise<void> => this.record(jobId, run, message, child, log),
     );
     this.running.set(jobId, child);
+    this.deps.metrics.activeJobs.set(this.running.size);
     log.info({ attempt: run.attempt, childPid: child.pid }, 'training child started');
     const timers = this.watch(jobId, run, child);
     let outcome: ChildOutcome;
@@ -84,7 +89,12 @@ export class JobRunner {
     } finally {
       timers.forEach(clearInterval);
       this.running.delete(jobId);
+      this.deps.metrics.activeJobs.set(this.running.size);
+      this.deps.metrics.tensors.remove({ job: jobId });
+      this.deps.metrics.tensorBytes.remove({ job: jobId });
+      this.phaseStarted.delete(jobId);
     }
+    this.deps.metrics.attempts.inc({ outcome: child.abortReason ?? outcome.type });
     await this.conclude(job, token, jobId, run, child, outcome, log);
   };
 
@@ -111,7 +121,11 @@ export class JobRunner {
     try {
       if (message.type === 'ready') {
         await this.deps.attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${message.backend.name}`, backend: message.backend } }], { backend: message.backend.name });
+      } else if (message.type === 'memory') {
+        this.deps.metrics.tensors.set({ job: jobId }, message.tensors);
+        this.deps.metrics.tensorBytes.set({ job: jobId }, message.bytes);
       } else if (message.type === 'event') {
+        this.observe(jobId, message.event);
         const [event, update] = toJobEvent(message.event);
         if (event) await this.deps.attempts.events(jobId, run.attempt, [event], update);
       } else if (message.type === 'checkpoint') {
@@ -127,6 +141,16 @@ export class JobRunner {
         // Postgres is unreachable: without a record of progress the attempt is not worth continuing.
         child.abort('shutdown');
       }
+    }
+  }
+
+  private observe(jobId: string, event: EngineEvent): void {
+    if (event.type === 'phase') {
+      const previous = this.phaseStarted.get(jobId);
+      if (previous) this.deps.metrics.phaseDuration.observe({ phase: previous.phase }, (Date.now() - previous.at) / 1000);
+      this.phaseStarted.set(jobId, { phase: event.phase, at: Date.now() });
+    } else if (event.type === 'metrics') {
+      this.deps.metrics.samplesPerSecond.set({ model: event.model }, event.samples_per_second);
     }
   }
 

@@ -32,6 +32,8 @@ export type ChildMessage =
   | { type: 'listening' }
   | { type: 'ready'; backend: BackendInfo }
   | { type: 'event'; event: EngineEvent }
+  /** tfjs memory of the child, every few seconds while it trains. */
+  | { type: 'memory'; tensors: number; bytes: number }
   | { type: 'checkpoint'; seq: number; key: string; bytes: number; phase: string; epoch: number }
   | { type: 'done'; report: Record<string, unknown>; files: StoredFile[] }
   | { type: 'failed'; error: { code: string; message: string; name: string }; cancelled: boolean; engine: boolean };

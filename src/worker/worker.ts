@@ -4,6 +4,8 @@ import { createDb } from '../db/client.js';
 import type { Logger } from '../log.js';
 import { cancelChannel, channelPrefixFor, createTrainQueue, type TrainJobData } from '../queue/queue.js';
 import { createRedis } from '../redis.js';
+import { createRegistry, publishMetrics } from '../metrics/registry.js';
+import { createWorkerMetrics } from '../metrics/worker-metrics.js';
 import { AttemptStore } from './attempt-store.js';
 import { JobRunner } from './job-runner.js';
 import { reconcile } from './reconciler.js';
@@ -20,9 +22,12 @@ export async function startWorker(config: Config, log: Logger) {
   const attempts = new AttemptStore(db, publisher, prefix);
   const webhooks = startWebhookSender(config, db, connection, log);
 
+  const registry = createRegistry('worker');
+  const stopPublishing = publishMetrics(registry, publisher, prefix);
   const runner = new JobRunner({
     config,
     log,
+    metrics: createWorkerMetrics(registry),
     attempts,
     readStatus: async (jobId) => (await db.job.findUnique({ where: { id: jobId }, select: { status: true } }))?.status,
     onTerminal: (jobId) => webhooks.notify(jobId),
@@ -52,6 +57,7 @@ export async function startWorker(config: Config, log: Logger) {
     runner,
     async close() {
       clearInterval(reconcileTimer);
+      stopPublishing();
       runner.shutdown();
       await worker.close();
       await webhooks.close();
