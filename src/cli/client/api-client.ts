@@ -1,0 +1,197 @@
+/**
+ * A small client for the distill-server HTTP API, for the CLI's client commands. It speaks JSON, turns
+ * problem+json answers into `ApiError`s that carry the server's `detail` and field errors, and follows
+ * a job's events over the WebSocket with resumption (`?after=`), as the API documents.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import WebSocket from 'ws';
+import type { Report } from '../../ml/report.js';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The API answered with an error status; `detail` is the problem's human message. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(`${status} ${code}: ${detail}`);
+  }
+}
+
+/** The server could not be reached at all (refused, DNS, reset). */
+export class ConnectionError extends Error {
+  override name = 'ConnectionError';
+}
+
+/** The parts of the job object the CLI reads (the API sends more). */
+export interface Job {
+  id: string;
+  object: 'job';
+  name: string | null;
+  status: 'queued' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
+  phase: string | null;
+  progress: { epoch: number | null; epochs: number | null; step: number | null; steps: number | null; percent: number; eta_seconds: number | null };
+  result: Report | null;
+  error: { code: string; message: string } | null;
+  last_event_seq: number;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface JobEvent {
+  object: 'event';
+  job_id: string;
+  seq: number;
+  type: 'status' | 'phase' | 'metrics' | 'epoch' | 'checkpoint' | 'log';
+  data: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface Artifact {
+  kind: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  url: string;
+}
+
+export interface List<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+}
+
+export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** WebSocket close codes the events route uses. */
+const CLOSE_JOB_ENDED = 1000;
+const CLOSE_NOT_FOUND = 4404;
+const MAX_RECONNECTS = 20;
+
+export class ApiClient {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string, private readonly apiKey?: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}), ...extra };
+  }
+
+  private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, { ...init, headers: this.headers(init.headers as Record<string, string>) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ConnectionError(`cannot reach ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+    if (!response.ok) throw await toApiError(response);
+    return response;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const response = await this.fetch(path, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return (await response.json()) as T;
+  }
+
+  submitJob(body: unknown, idempotencyKey?: string): Promise<Job> {
+    return this.request<Job>('POST', '/v1/jobs', body, idempotencyKey ? { 'idempotency-key': idempotencyKey } : {});
+  }
+
+  getJob(id: string): Promise<Job> {
+    return this.request<Job>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+
+  listJobs(query: { limit?: number; after?: string; status?: string }): Promise<List<Job>> {
+    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.request<List<Job>>('GET', `/v1/jobs${params.size ? `?${params}` : ''}`);
+  }
+
+  cancelJob(id: string): Promise<Job> {
+    return this.request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  listArtifacts(id: string): Promise<List<Artifact>> {
+    return this.request<List<Artifact>>('GET', `/v1/jobs/${encodeURIComponent(id)}/artifacts`);
+  }
+
+  /** Streams an artifact to `path` and checks it against the sha256 the API listed. */
+  async download(artifact: Artifact, path: string): Promise<void> {
+    const response = await this.fetch(artifact.url);
+    if (!response.body) throw new ConnectionError(`empty body for ${artifact.url}`);
+    const hash = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hashing, createWriteStream(path));
+    const digest = hash.digest('hex');
+    if (digest !== artifact.sha256) throw new Error(`${path}: sha256 ${digest} does not match the server's ${artifact.sha256}`);
+  }
+
+  /**
+   * Calls `onEvent` for every event of the job after `after`, in order, until the terminal status event;
+   * then resolves with the job as stored. Reconnects with the last seq seen when the socket drops or the
+   * server asks (1013: too far behind), so no event is missed or repeated.
+   */
+  async followJob(id: string, onEvent: (e: JobEvent) => void, after = 0): Promise<Job> {
+    let lastSeq = after;
+    for (let attempt = 0; ; attempt++) {
+      const close = await this.followOnce(id, lastSeq, (e) => {
+        if (e.seq <= lastSeq) return;
+        lastSeq = e.seq;
+        onEvent(e);
+      });
+      if (close.code === CLOSE_NOT_FOUND) throw new ApiError(404, 'not_found', close.reason || `job ${id} does not exist`);
+      if (close.code === CLOSE_JOB_ENDED) return this.getJob(id);
+      // The job may have ended while we were away: REST is the truth.
+      const job = await this.getJob(id);
+      if (TERMINAL.has(job.status) && job.last_event_seq <= lastSeq) return job;
+      if (attempt >= MAX_RECONNECTS) throw new ConnectionError(`lost the event stream of ${id} ${attempt} times (last: ${close.code} ${close.reason})`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 5000)));
+    }
+  }
+
+  private followOnce(id: string, after: number, onEvent: (e: JobEvent) => void): Promise<{ code: number; reason: string }> {
+    const url = `${this.baseUrl.replace(/^http/, 'ws')}/v1/jobs/${encodeURIComponent(id)}/events?after=${after}`;
+    return new Promise((resolve) => {
+      const socket = new WebSocket(url, { headers: this.headers() });
+      socket.on('message', (data) => onEvent(JSON.parse(String(data)) as JobEvent));
+      // An 'error' is always followed by 'close' (1006): the caller decides whether to retry.
+      socket.on('error', () => {});
+      socket.on('unexpected-response', (_req, res) => {
+        socket.terminate();
+        resolve({ code: res.statusCode === 404 ? CLOSE_NOT_FOUND : 1006, reason: `HTTP ${res.statusCode} on upgrade` });
+      });
+      socket.on('close', (code, reason) => resolve({ code, reason: String(reason) }));
+    });
+  }
+}
+
+async function toApiError(response: Response): Promise<ApiError> {
+  const text = await response.text();
+  try {
+    const problem = JSON.parse(text) as { code?: string; detail?: string; title?: string; errors?: FieldError[] };
+    return new ApiError(response.status, problem.code ?? 'error', problem.detail ?? problem.title ?? response.statusText, problem.errors ?? []);
+  } catch {
+    return new ApiError(response.status, 'error', text.slice(0, 200) || response.statusText);
+  }
+}
