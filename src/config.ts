@@ -28,12 +28,14 @@ export const SETTINGS = {
   WEBHOOK_ALLOWED_HOSTS: setting(Type.String(), '', 'Comma-separated hosts (host or host:port) webhooks may be sent to; empty allows none.'),
   MAX_EPOCHS: setting(Type.Integer({ minimum: 1 }), 200, 'Largest number of epochs a job may ask for, per model.'),
   MAX_BODY_BYTES: setting(Type.Integer({ minimum: 1024 }), 1_048_576, 'Largest JSON request body.'),
+  MAX_UPLOAD_BYTES: setting(Type.Integer({ minimum: 1024 }), 64 * 1024 ** 2, 'Largest dataset or model upload (all its files together); gzipped IDX files may unpack to at most this much too.'),
   MAX_SAMPLE_EPOCHS: setting(Type.Integer({ minimum: 1 }), 20_000_000, 'Largest job: training samples × epochs, summed over the models a job trains.'),
   MAX_MODEL_MACS: setting(Type.Integer({ minimum: 1 }), 50_000_000, 'Largest model: multiply-adds of one forward pass per sample (about its weight count for dense layers).'),
   RATE_LIMIT_PER_MINUTE: setting(Type.Integer({ minimum: 1 }), 1200, 'Requests per minute per tenant (shared by every API process through Redis).'),
   MAX_ACTIVE_JOBS_PER_TENANT: setting(Type.Integer({ minimum: 1 }), 100, 'Queued + running jobs one tenant may have.'),
   MAX_STORED_BYTES_PER_TENANT: setting(Type.Integer({ minimum: 1 }), 10 * 1024 ** 3, 'Bytes of artifacts, datasets and models one tenant may store.'),
   WS_TICKET_TTL_SECONDS: setting(Type.Integer({ minimum: 1, maximum: 3600 }), 60, 'Lifetime of a single-use WebSocket ticket (POST /v1/ws-tickets).'),
+  MAX_EVENT_LOOP_DELAY_MS: setting(Type.Integer({ minimum: 0 }), 1000, 'The API answers 503 while its event loop lags more than this (0 disables the check).'),
   WS_ALLOWED_ORIGINS: setting(Type.String(), '', 'Comma-separated browser origins allowed to open WebSockets besides the API\'s own; empty allows only same-origin.'),
 } as const;
 

@@ -5,12 +5,15 @@ import type { ApiDeps } from './deps.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerLimits } from './plugins/limits.js';
+import { registerObservability } from './plugins/observability.js';
 import { registerErrorHandling, sendProblem } from './plugins/errors.js';
 import { ApiProblem } from './problem.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { datasetRoutes } from './routes/datasets.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { jobRoutes } from './routes/jobs.js';
+import { modelRoutes } from './routes/models.js';
 import { wsTicketRoutes } from './routes/ws-tickets.js';
 
 /** The API as a value: no listen, no signals. server.ts runs it; tests inject into it or listen on port 0. */
@@ -42,11 +45,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     req.log.info({ method: req.method, url: redactQuery(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   registerErrorHandling(app);
+  await registerObservability(app, deps);
   registerAuth(app, deps);
   await registerLimits(app, deps);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await registerDocs(app);
-  for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes]) {
+  for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes, datasetRoutes, modelRoutes]) {
     await app.register(async (scope) => routes(scope, deps));
   }
   return app;

@@ -5,7 +5,10 @@ import type { Db } from '../db/client.js';
 import type { Logger } from '../log.js';
 import type { TrainJobData } from '../queue/queue.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { Registry } from 'prom-client';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
 import type { EventHub } from './live/event-hub.js';
+import type { SocketRegistry } from './live/socket-registry.js';
 
 /** What the routes need from the outside world; built once per API process by server.ts. */
 export interface ApiDeps {
@@ -19,6 +22,9 @@ export interface ApiDeps {
   store: ArtifactStore;
   /** Scopes live-event and cancel channels (per queue name). */
   channelPrefix: string;
+  registry: Registry;
+  metrics: ApiMetrics;
+  sockets: SocketRegistry;
   /** Tells the webhook sender a job reached a terminal state here (a queued job cancelled). */
   notifyTerminal(jobId: string): Promise<void>;
 }

@@ -8,7 +8,10 @@ import { createRedis } from '../redis.js';
 import { DirectoryArtifactStore } from '../storage/artifact-store.js';
 import { buildApp } from './app.js';
 import type { ApiDeps } from './deps.js';
+import { createApiMetrics } from '../metrics/api-metrics.js';
+import { createRegistry } from '../metrics/registry.js';
 import { EventHub } from './live/event-hub.js';
+import { SocketRegistry } from './live/socket-registry.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -24,6 +27,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const queue = createTrainQueue(config.QUEUE_NAME, redis);
   const webhookQueue = createWebhookQueue(config.QUEUE_NAME, redis);
   const channelPrefix = channelPrefixFor(config.QUEUE_NAME);
+  const registry = createRegistry('api');
+  const sockets = new SocketRegistry();
   const deps: ApiDeps = {
     config,
     log,
@@ -33,6 +38,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     hub: new EventHub(subscriber, channelPrefix),
     store: new DirectoryArtifactStore(config.ARTIFACT_DIR),
     channelPrefix,
+    registry,
+    sockets,
+    metrics: createApiMetrics(registry, db, queue, sockets),
     notifyTerminal: (jobId) => scheduleWebhook(webhookQueue, db, jobId),
   };
   const app = await buildApp(deps);

@@ -10,7 +10,8 @@ const QUIET_POLL_MS = 5000;
 export interface FollowerSink {
   /** Bytes queued on the socket and not yet sent. */
   bufferedAmount(): number;
-  send(event: JobEventObject): void;
+  /** `live`: it came through pub/sub just now (not read back from Postgres). */
+  send(event: JobEventObject, live: boolean): void;
   /** The job reached its terminal event, or the client is too slow. */
   end(reason: 'terminal' | 'too_slow', lastSeq: number): void;
 }
@@ -127,12 +128,12 @@ export class JobFollower {
     for (;;) {
       const next = this.pending.get(this.lastSeq + 1);
       if (!next) break;
-      this.deliver(next);
+      this.deliver(next, true);
     }
     for (const seq of this.pending.keys()) if (seq <= this.lastSeq) this.pending.delete(seq);
   }
 
-  private deliver(event: JobEventObject): void {
+  private deliver(event: JobEventObject, live = false): void {
     if (this.stopped || event.seq !== this.lastSeq + 1) return;
     this.pending.delete(event.seq);
     this.lastSeq = event.seq;
@@ -143,7 +144,7 @@ export class JobFollower {
       return;
     }
     if (event.type === 'metrics' && backlog > this.limits.softBytes) return;
-    this.sink.send(event);
+    this.sink.send(event, live);
     if (event.type === 'status' && isTerminal(String(event.data.status))) {
       this.stop();
       this.sink.end('terminal', this.lastSeq);

@@ -35,6 +35,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       return { object: 'list', data: rows.slice(0, limit).map(toEventObject), has_more: rows.length > limit };
     },
     wsHandler: async (socket, req) => {
+      deps.sockets.track(socket);
       const { id } = req.params;
       if (!(await jobExists(id, req.caller))) return socket.close(CLOSE_NOT_FOUND, `job ${id} does not exist`);
       const follower = new JobFollower(db, deps.hub, id, req.query.after ?? 0, sinkFor(socket, (reason, lastSeq) => {
@@ -55,6 +56,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       throw new ApiProblem(426, 'upgrade_required', 'this route is a WebSocket: connect with an Upgrade: websocket request');
     },
     wsHandler: (socket, req) => {
+      deps.sockets.track(socket);
       const followers = new Map<string, JobFollower>();
       const reply = (message: Record<string, unknown>) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message));
       socket.on('close', () => followers.forEach((f) => f.stop()));
@@ -100,14 +102,17 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       };
     },
   });
-}
 
-function sinkFor(socket: WebSocket, end: FollowerSink['end']): FollowerSink {
-  return {
-    bufferedAmount: () => socket.bufferedAmount,
-    send: (event) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(event));
-    },
-    end,
-  };
+  function sinkFor(socket: WebSocket, end: FollowerSink['end']): FollowerSink {
+    return {
+      bufferedAmount: () => socket.bufferedAmount,
+      send: (event, live) => {
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(JSON.stringify(event));
+        deps.metrics.eventsSent.inc();
+        if (live) deps.metrics.deliveryLag.observe(Math.max(0, Date.now() - Date.parse(event.created_at)) / 1000);
+      },
+      end,
+    };
+  }
 }

@@ -8,6 +8,8 @@ import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
 import { checkSpec, type EngineSpec, pickEngineSpec } from '../../ml/spec.js';
 import { jobSizeProblems } from '../../jobs/job-size.js';
+import { checkReferences, lockReferences } from '../../jobs/references.js';
+import type { DatasetFacts } from '../../ml/spec-check.js';
 import type { ApiDeps } from '../deps.js';
 import { tenantScope } from '../plugins/auth.js';
 import { ApiProblem, invalidRequest, notFound, type FieldError } from '../problem.js';
@@ -20,7 +22,9 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const body = req.body;
     const { tenantId } = req.caller;
     const spec = pickEngineSpec(body) as unknown as Record<string, unknown>;
-    const problems = specProblems(spec, deps.config);
+    // The datasets and models it names: present, ready, and of shapes that fit (facts for the engine's checks).
+    const refs = await checkReferences(db, tenantId, spec);
+    const problems = [...refs.problems, ...specProblems(spec, deps.config, refs.facts)];
     if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
       problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
     }
@@ -52,7 +56,11 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           maxRuntimeSeconds: body.max_runtime_seconds,
           webhook: body.webhook,
         },
-        key ? (tx, jobId) => tx.idempotencyKey.update({ where: { tenantId_key: { tenantId, key } }, data: { jobId } }).then(() => undefined) : undefined,
+        async (tx, jobId) => {
+          const gone = await lockReferences(tx, tenantId, spec);
+          if (gone.length) throw new ApiProblem(409, 'reference_deleted', `${gone.join(', ')} was deleted while this job was being submitted`);
+          if (key) await tx.idempotencyKey.update({ where: { tenantId_key: { tenantId, key } }, data: { jobId } });
+        },
       );
       return reply.code(201).header('location', `/v1/jobs/${job.id}`).send(toJobObject(job));
     } catch (err) {
@@ -102,9 +110,9 @@ async function enforceQuotas(deps: ApiDeps, tenantId: string): Promise<void> {
 }
 
 /** The engine's own checks, deepest field first, then the server's limits on job size. */
-function specProblems(spec: Record<string, unknown>, config: ApiDeps['config']): FieldError[] {
+function specProblems(spec: Record<string, unknown>, config: ApiDeps['config'], facts?: DatasetFacts): FieldError[] {
   const seen = new Set<string>();
-  const problems = checkSpec(spec)
+  const problems = checkSpec(spec, facts)
     .map((p) => {
       // A missing property is named as its own field, like the schema-validated fields around it.
       const missing = /^must have required propert(?:y|ies) ([\w]+)/.exec(p.message)?.[1];

@@ -1,0 +1,80 @@
+import multipart from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import { isId } from '../../ids.js';
+import { MODEL_FILES } from '../../resources/model-files.js';
+import { createModel, deleteModel, toModelObject } from '../../resources/models.js';
+import { multipartLimits } from '../../resources/upload.js';
+import type { ApiDeps } from '../deps.js';
+import { tenantScope } from '../plugins/auth.js';
+import { notFound } from '../problem.js';
+import { asProblem, inUse, receiveUpload } from './datasets.js';
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const FileParams = Type.Object({ id: Type.String({ maxLength: 64 }), file: Type.Enum([...MODEL_FILES]) });
+const ListQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ maxLength: 64 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    source: Type.Optional(Type.Enum(['uploaded', 'job'])),
+    source_job: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
+const CONTENT_TYPES: Record<string, string> = { 'model.json': 'application/json', 'weights.bin': 'application/octet-stream' };
+
+/**
+ * Models: uploaded teachers (what `model.save(tf.io.http('<base>/v1/models'))` sends) and every finished
+ * job's student and trained teacher. Files are served so `tf.loadLayersModel('<base>/v1/models/<id>/model.json')` loads them.
+ */
+export async function modelRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  const { db, store, config } = deps;
+  await app.register(multipart, { limits: multipartLimits(config.MAX_UPLOAD_BYTES) });
+
+  app.post('/v1/models', async (req, reply) => {
+    const upload = await receiveUpload(req, deps, 'a tfjs layers model: model.json and the weight files it names');
+    const row = await asProblem(() => createModel(db, store, req.caller.tenantId, upload));
+    return reply.code(201).header('location', `/v1/models/${row.id}`).send(toModelObject(row));
+  });
+
+  app.get<{ Querystring: { after?: string; limit?: number; source?: 'uploaded' | 'job'; source_job?: string } }>('/v1/models', { schema: { querystring: ListQuery } }, async (req) => {
+    const { after, source, source_job: sourceJobId } = req.query;
+    const limit = req.query.limit ?? 20;
+    const rows = await db.model.findMany({
+      where: { ...tenantScope(req.caller), ...(source ? { source } : {}), ...(sourceJobId ? { sourceJobId } : {}), ...(after ? { id: { lt: after } } : {}) },
+      orderBy: { id: 'desc' },
+      take: limit + 1,
+    });
+    return { object: 'list', data: rows.slice(0, limit).map(toModelObject), has_more: rows.length > limit };
+  });
+
+  const findModel = async (id: string, scope: { tenantId?: string }) => {
+    const row = isId('mdl', id) ? await db.model.findFirst({ where: { id, ...scope } }) : null;
+    if (!row) throw notFound('model', id);
+    return row;
+  };
+
+  app.get<{ Params: { id: string } }>('/v1/models/:id', { schema: { params: IdParams } }, async (req) => toModelObject(await findModel(req.params.id, tenantScope(req.caller))));
+
+  app.get<{ Params: { id: string; file: (typeof MODEL_FILES)[number] } }>('/v1/models/:id/:file', { schema: { params: FileParams } }, async (req, reply) => {
+    const row = await findModel(req.params.id, tenantScope(req.caller));
+    const key = `${row.storageKey}/${req.params.file}`;
+    const size = await store.size(key);
+    if (size === undefined) throw notFound('model file', `${row.id}/${req.params.file}`);
+    return reply
+      .type(CONTENT_TYPES[req.params.file]!)
+      .header('content-length', String(size))
+      .header('cache-control', 'private, max-age=31536000, immutable')
+      .header('access-control-allow-origin', '*')
+      .send(store.stream(key));
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/models/:id', { schema: { params: IdParams } }, async (req) => {
+    const { id } = req.params;
+    const outcome = isId('mdl', id) ? await deleteModel(db, store, tenantScope(req.caller), id) : { kind: 'missing' as const };
+    if (outcome.kind === 'missing') throw notFound('model', id);
+    if (outcome.kind === 'in_use') throw inUse('model', id, outcome.jobs);
+    return { id, object: 'model', deleted: true };
+  });
+}
