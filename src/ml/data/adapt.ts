@@ -3,24 +3,9 @@
  * conversion is done once per split and model, never per batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import { asImageShape } from '../models/presets.js';
+import { planAdapt } from './adapt-plan.js';
 
-export type AdaptPlan =
-  | { kind: 'same' }
-  | { kind: 'reshape' }
-  | { kind: 'resize'; from: [number, number, number]; to: [number, number, number] };
-
-const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-/** How samples of shape `from` become samples of shape `to`, or undefined when they cannot. */
-export function planAdapt(from: readonly number[], to: readonly number[]): AdaptPlan | undefined {
-  if (from.length === to.length && from.every((d, i) => d === to[i])) return { kind: 'same' };
-  if (size(from) === size(to)) return { kind: 'reshape' };
-  const a = asImageShape(from);
-  const b = asImageShape(to);
-  if (a && b && a[2] === b[2]) return { kind: 'resize', from: a, to: b };
-  return undefined;
-}
+export { type AdaptPlan, planAdapt } from './adapt-plan.js';
 
 /** A new tensor [N, ...to] from x [N, ...from]; bilinear resize for images (in chunks, to bound memory). */
 export function adaptInputs(x: tf.Tensor, to: readonly number[]): tf.Tensor {
