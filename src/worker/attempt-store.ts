@@ -2,11 +2,15 @@ import type { Redis } from 'ioredis';
 import { type Db, Prisma } from '../db/client.js';
 import { newId } from '../ids.js';
 import { appendEvents, type JobEventObject, type NewEvent, publishEvents } from '../jobs/events.js';
+import { storedResources } from '../jobs/references.js';
 import type { JobError } from '../jobs/status.js';
+import type { JobModel } from '../resources/model-files.js';
+import { registerJobModels } from '../resources/models.js';
 import type { StoredFile } from './protocol.js';
 
 export interface StartedAttempt {
   attempt: number;
+  tenantId: string;
   spec: unknown;
   startedAt: Date;
   maxRuntimeSeconds: number | null;
@@ -41,12 +45,17 @@ export class AttemptStore {
       const attempt = job.attempts + 1;
       const startedAt = job.startedAt ?? new Date();
       await emit([{ type: 'status', data: { status: 'running', attempt } }], undefined, { attempts: attempt, status: 'running', startedAt });
-      return { kind: 'started', run: { attempt, spec: job.spec, startedAt, maxRuntimeSeconds: job.maxRuntimeSeconds } };
+      return { kind: 'started', run: { attempt, tenantId: job.tenantId, spec: job.spec, startedAt, maxRuntimeSeconds: job.maxRuntimeSeconds } };
     });
   }
 
   events(jobId: string, attempt: number, events: NewEvent[], update?: Prisma.JobUpdateInput) {
     return appendEvents(this.db, this.redis, this.channelPrefix, jobId, events, { attempt, update });
+  }
+
+  /** Storage keys of the datasets and models the job names (the child has no database). */
+  resources(run: StartedAttempt) {
+    return storedResources(this.db, run.tenantId, run.spec);
   }
 
   latestCheckpoint(jobId: string) {
@@ -60,10 +69,10 @@ export class AttemptStore {
     });
   }
 
-  /** The attempt succeeded: artifacts, result and terminal status in one transaction. */
-  succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[]) {
+  /** The attempt succeeded: artifacts, its models (with lineage), result and terminal status in one transaction. */
+  succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[], models: JobModel[] = []) {
     return this.inTransaction(jobId, async (tx, emit) => {
-      const last = await tx.job.findUnique({ where: { id: jobId }, select: { progress: true } });
+      const last = await tx.job.findUnique({ where: { id: jobId }, select: { progress: true, tenantId: true, name: true } });
       // The fence first: a stale attempt fails here before it touches the artifacts.
       await emit([{ type: 'status', data: { status: 'succeeded', attempt } }], attempt, {
         status: 'succeeded',
@@ -77,6 +86,7 @@ export class AttemptStore {
       await tx.artifact.createMany({
         data: files.map((f) => ({ id: newId('art'), jobId, kind: f.kind, file: f.file, storageKey: f.key, bytes: BigInt(f.bytes), sha256: f.sha256 })),
       });
+      if (last) await registerJobModels(tx, { id: jobId, tenantId: last.tenantId, name: last.name }, models);
     });
   }
 

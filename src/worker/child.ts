@@ -6,9 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../ml/backend/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint.js';
-import { EngineError, JobCancelledError } from '../ml/errors.js';
 import { runJob } from '../ml/run-job.js';
 import type { EngineSpec } from '../ml/spec.js';
+import { DataError, EngineError, JobCancelledError, ModelError } from '../ml/errors.js';
+import { loadStoredDataset } from '../resources/dataset-files.js';
+import { describeModel, type JobModel, loadStoredModel } from '../resources/model-files.js';
 import { DirectoryArtifactStore, jobKey } from '../storage/artifact-store.js';
 import type { ChildMessage, ParentMessage, StoredFile } from './protocol.js';
 
@@ -44,6 +46,16 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
       signal: abort.signal,
       resumeFrom,
       onEvent: (event) => void send({ type: 'event', event }),
+      resolveDataset: async (id) => {
+        const key = start.resources.datasets[id];
+        if (!key) throw new DataError('unknown_source', `dataset ${id} does not exist (or was deleted)`);
+        return loadStoredDataset(store, key);
+      },
+      resolveModel: async (id) => {
+        const key = start.resources.models[id];
+        if (!key) throw new ModelError('model_not_found', `model ${id} does not exist (or was deleted)`);
+        return loadStoredModel(store, key);
+      },
       onCheckpoint: async (checkpoint) => {
         seq += 1;
         const key = jobKey(start.jobId, 'checkpoints', `${start.attempt}-${seq}.bin`);
@@ -56,6 +68,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
       },
     });
     const files: StoredFile[] = [];
+    const models: JobModel[] = [];
     const prefix = ['attempts', String(start.attempt)];
     for (const [kind, model] of Object.entries(outcome.models)) {
       if (!model) continue;
@@ -64,11 +77,12 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
         const stored = await store.put(jobKey(start.jobId, ...prefix, kind, file), data);
         files.push({ kind, file, ...stored });
       }
+      if (kind === 'student' || kind === 'teacher') models.push({ role: kind, storageKey: jobKey(start.jobId, ...prefix, kind), ...(await describeModel(model)) });
     }
     const report = outcome.report as unknown as Record<string, unknown>;
     const reportFile = await store.put(jobKey(start.jobId, ...prefix, 'report', 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
     files.push({ kind: 'report', file: 'report.json', ...reportFile });
-    await send({ type: 'done', report, files });
+    await send({ type: 'done', report, files, models });
   } catch (err) {
     const error = err as Error;
     await send({

@@ -64,6 +64,7 @@ export class JobRunner {
     }
     const { run } = started;
     const checkpoint = await attempts.latestCheckpoint(jobId);
+    const resources = await attempts.resources(run);
     log.info({ attempt: run.attempt, resumeFrom: checkpoint?.seq ?? null }, 'attempt started');
 
     const child: TrainingChild = new TrainingChild(
@@ -76,6 +77,7 @@ export class JobRunner {
         artifactDir: config.ARTIFACT_DIR,
         checkpointKey: checkpoint?.storageKey,
         checkpointSeq: checkpoint?.seq ?? 0,
+        resources,
       },
       (message): Promise<void> => this.record(jobId, run, message, child, log),
     );
@@ -168,7 +170,7 @@ export class JobRunner {
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
       if (outcome.type === 'done' && !reason) {
-        await attempts.succeed(jobId, run.attempt, outcome.report, outcome.files);
+        await attempts.succeed(jobId, run.attempt, outcome.report, outcome.files, outcome.models);
         log.info({ attempt: run.attempt }, 'job succeeded');
       } else if (reason === 'fenced') {
         return;

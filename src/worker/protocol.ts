@@ -1,5 +1,7 @@
 import type { BackendChoice, BackendInfo } from '../ml/backend/index.js';
 import type { EngineEvent } from '../ml/events.js';
+import type { StoredResources } from '../jobs/references.js';
+import type { JobModel } from '../resources/model-files.js';
 
 /** Why the parent asks a training child to stop early. */
 export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'fenced';
@@ -23,6 +25,8 @@ export type ParentMessage =
       /** The checkpoint to resume from, as a key in the artifact store. */
       checkpointKey?: string;
       checkpointSeq: number;
+      /** Storage keys of the uploaded datasets and stored models the spec names, by id. */
+      resources: StoredResources;
     }
   | { type: 'abort'; reason: AbortReason }
   | { type: 'checkpoint-saved'; seq: number };
@@ -35,5 +39,6 @@ export type ChildMessage =
   /** tfjs memory of the child, every few seconds while it trains. */
   | { type: 'memory'; tensors: number; bytes: number }
   | { type: 'checkpoint'; seq: number; key: string; bytes: number; phase: string; epoch: number }
-  | { type: 'done'; report: Record<string, unknown>; files: StoredFile[] }
+  /** `models`: the student and trained teacher, described, to be registered as models. */
+  | { type: 'done'; report: Record<string, unknown>; files: StoredFile[]; models: JobModel[] }
   | { type: 'failed'; error: { code: string; message: string; name: string }; cancelled: boolean; engine: boolean };

@@ -1,0 +1,131 @@
+/**
+ * The datasets (ds_…) and models (mdl_…) a job names. At submission they must exist for the job's
+ * tenant, be ready, and fit each other (teacher outputs = dataset classes, dataset samples resizable
+ * to the teacher's input); while the job is queued or running they cannot be deleted; and the worker
+ * turns them into storage keys for the training child, which has no database.
+ */
+import { planAdapt } from '../ml/data/adapt.js';
+import { builtinFacts, type DatasetFacts } from '../ml/spec-check.js';
+import { EngineSpecSchema, schemaProblems, type EngineSpec } from '../ml/spec.js';
+import type { DbClient } from '../db/client.js';
+import { isId } from '../ids.js';
+import { ACTIVE_STATUSES } from './status.js';
+
+const BUILTIN_SOURCES = ['builtin:mnist', 'builtin:synthetic'];
+
+export interface References {
+  dataset?: string;
+  /** Teachers given by id, with the JSON pointer of each. */
+  models: Array<{ id: string; at: string }>;
+}
+
+/** The ids a job spec names; tolerant of specs that fail the schema (they name nothing usable). */
+export function referencesOf(spec: unknown): References {
+  const s = (spec ?? {}) as { dataset?: { source?: unknown }; teacher?: unknown; teachers?: unknown };
+  const source = s.dataset?.source;
+  const teachers: Array<[unknown, string]> = Array.isArray(s.teachers) ? s.teachers.map((t, k) => [t, `/teachers/${k}/model_id`]) : [[s.teacher, '/teacher/model_id']];
+  const models = teachers.flatMap(([t, at]) => {
+    const id = (t as { model_id?: unknown } | undefined)?.model_id;
+    return typeof id === 'string' ? [{ id, at }] : [];
+  });
+  return { ...(typeof source === 'string' && !BUILTIN_SOURCES.includes(source) ? { dataset: source } : {}), models };
+}
+
+export interface ReferenceCheck {
+  /** The uploaded dataset's classes and sample shape, for the engine's own checks. */
+  facts?: DatasetFacts;
+  problems: Array<{ field: string; message: string }>;
+}
+
+/**
+ * Submission-time checks of what a job names. A spec that fails the schema is left to the engine's
+ * checks, which name its fields.
+ */
+export async function checkReferences(db: DbClient, tenantId: string, spec: unknown): Promise<ReferenceCheck> {
+  if (schemaProblems(EngineSpecSchema, spec).length > 0) return { problems: [] };
+  const refs = referencesOf(spec);
+  const problems: ReferenceCheck['problems'] = [];
+  let facts: DatasetFacts = builtinFacts((spec as EngineSpec).dataset);
+  let datasetName = (spec as EngineSpec).dataset.source;
+  let uploaded: DatasetFacts | undefined;
+  if (refs.dataset !== undefined) {
+    const id = refs.dataset;
+    const row = isId('ds', id) ? await db.dataset.findFirst({ where: { id, tenantId }, select: { status: true, numClasses: true, inputShape: true } }) : null;
+    if (!isId('ds', id)) problems.push({ field: '/dataset/source', message: `"${id}" is neither builtin:mnist, builtin:synthetic nor a dataset id (ds_…)` });
+    else if (!row) problems.push({ field: '/dataset/source', message: `dataset ${id} does not exist` });
+    else if (row.status !== 'ready') problems.push({ field: '/dataset/source', message: `dataset ${id} is ${row.status}, not ready` });
+    else uploaded = { inputShape: row.inputShape, ...(row.numClasses !== null ? { classes: row.numClasses } : {}) };
+    facts = uploaded ?? {};
+    datasetName = `dataset ${id}`;
+  }
+  for (const { id, at } of refs.models) {
+    if (!isId('mdl', id)) {
+      problems.push({ field: at, message: `"${id}" is not a model id (mdl_…)` });
+      continue;
+    }
+    const model = await db.model.findFirst({ where: { id, tenantId }, select: { inputShape: true, outputShape: true } });
+    if (!model) {
+      problems.push({ field: at, message: `model ${id} does not exist` });
+      continue;
+    }
+    const { inputShape, outputShape } = model;
+    if (facts.classes !== undefined && (outputShape.length !== 1 || outputShape[0] !== facts.classes)) {
+      problems.push({ field: at, message: `teacher model ${id} outputs shape [${outputShape}] but ${datasetName} has ${facts.classes} classes (output shape [${facts.classes}])` });
+    }
+    if (facts.inputShape && !planAdapt(facts.inputShape, inputShape)) {
+      problems.push({
+        field: at,
+        message: `teacher model ${id} reads inputs of shape [${inputShape}], which samples of ${datasetName} (shape [${facts.inputShape}]) cannot be resized to`,
+      });
+    }
+  }
+  return { ...(uploaded ? { facts: uploaded } : {}), problems };
+}
+
+/**
+ * Inside the transaction that creates the job: holds a share lock on every dataset and model it names,
+ * so a concurrent delete either waits for the job to exist (and then refuses) or removes them first
+ * (and this submission fails). Returns the ids that are gone.
+ */
+export async function lockReferences(tx: DbClient, tenantId: string, spec: unknown): Promise<string[]> {
+  const refs = referencesOf(spec);
+  const gone: string[] = [];
+  if (refs.dataset !== undefined) {
+    const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM datasets WHERE id = ${refs.dataset} AND tenant_id = ${tenantId} AND status = 'ready' FOR SHARE`;
+    if (rows.length === 0) gone.push(refs.dataset);
+  }
+  for (const id of new Set(refs.models.map((m) => m.id))) {
+    const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM models WHERE id = ${id} AND tenant_id = ${tenantId} FOR SHARE`;
+    if (rows.length === 0) gone.push(id);
+  }
+  return gone;
+}
+
+/** Queued or running jobs of the tenant that name this dataset or model (a delete must wait for them). */
+export async function activeJobsUsing(db: DbClient, tenantId: string, id: string): Promise<string[]> {
+  const jobs = await db.job.findMany({ where: { tenantId, status: { in: [...ACTIVE_STATUSES] } }, select: { id: true, spec: true }, orderBy: { id: 'asc' } });
+  return jobs.filter((job) => {
+    const refs = referencesOf(job.spec);
+    return refs.dataset === id || refs.models.some((m) => m.id === id);
+  }).map((job) => job.id);
+}
+
+/** Where the training child finds what a job names: storage keys by id (missing ones are left out). */
+export interface StoredResources {
+  datasets: Record<string, string>;
+  models: Record<string, string>;
+}
+
+export async function storedResources(db: DbClient, tenantId: string, spec: unknown): Promise<StoredResources> {
+  const refs = referencesOf(spec);
+  const resources: StoredResources = { datasets: {}, models: {} };
+  if (refs.dataset !== undefined) {
+    const row = await db.dataset.findFirst({ where: { id: refs.dataset, tenantId, status: 'ready' }, select: { storageKey: true } });
+    if (row?.storageKey) resources.datasets[refs.dataset] = row.storageKey;
+  }
+  for (const { id } of refs.models) {
+    const row = await db.model.findFirst({ where: { id, tenantId }, select: { storageKey: true } });
+    if (row) resources.models[id] = row.storageKey;
+  }
+  return resources;
+}
