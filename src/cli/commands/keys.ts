@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
-import { createDb } from '../../db/client.js';
 import { configOrExit } from '../lifecycle.js';
 
 /** API keys are managed against the database directly: whoever runs these commands runs the server. */
@@ -15,7 +13,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { tenant: string; admin: boolean; json?: boolean }) => {
       if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(options.tenant)) fail('--tenant must be 1-63 letters, digits, _ or -');
-      await withDb(async (db) => {
+      await withDb(async (db, { createApiKey }) => {
         const created = await createApiKey(db, options.tenant, options.admin);
         if (options.json) console.log(JSON.stringify(created));
         else {
@@ -30,7 +28,7 @@ export function registerKeysCommand(program: Command): void {
     .description('list API keys (prefixes only)')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      await withDb(async (db) => {
+      await withDb(async (db, { listApiKeys }) => {
         const rows = (await listApiKeys(db)).map((k) => ({
           id: k.id,
           tenant: k.tenant.name,
@@ -48,17 +46,21 @@ export function registerKeysCommand(program: Command): void {
     .command('revoke <id>')
     .description('revoke an API key at once')
     .action(async (id: string) => {
-      await withDb(async (db) => {
+      await withDb(async (db, { revokeApiKey }) => {
         if (!(await revokeApiKey(db, id))) fail(`no active key ${id}`);
         console.log(`revoked ${id}`);
       });
     });
 }
 
-async function withDb(fn: (db: ReturnType<typeof createDb>) => Promise<void>): Promise<void> {
+type Db = import('../../db/client.js').Db;
+
+/** The database client (and Prisma's engine) load only when a keys command runs. */
+async function withDb(fn: (db: Db, keys: typeof import('../../auth/api-keys.js')) => Promise<void>): Promise<void> {
+  const [{ createDb }, keys] = await Promise.all([import('../../db/client.js'), import('../../auth/api-keys.js')]);
   const db = createDb(configOrExit().DATABASE_URL, 1);
   try {
-    await fn(db);
+    await fn(db, keys);
   } finally {
     await db.$disconnect();
   }

@@ -9,15 +9,17 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { BACKENDS, type BackendChoice } from '../../ml/backend/index.js';
+import type { BackendChoice } from '../../ml/backend/index.js';
 import { parseCsv } from '../../ml/data/csv.js';
 import { datasetFromIdx } from '../../ml/data/idx.js';
 import type { Dataset } from '../../ml/data/types.js';
 import { DataError, EngineError, JobCancelledError, ModelError, SpecError } from '../../ml/errors.js';
 import type { EngineEvent } from '../../ml/events.js';
 import type { ModelReport, Report } from '../../ml/report.js';
-import { runJob } from '../../ml/run-job.js';
 import type { ModelArtifacts } from '../../ml/models/serialize.js';
+
+// The same list as src/ml/backend (not imported from there: that module loads tfjs).
+const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendChoice[];
 import { pickEngineSpec, type EngineSpec } from '../../ml/spec.js';
 
 interface RunOptions {
@@ -57,6 +59,8 @@ export async function runCommand(specPath: string, options: RunOptions): Promise
   process.once('SIGINT', onSigint);
   const progress = new ProgressPrinter();
   try {
+    // Loaded on use: registering this command must not load tfjs for every other command.
+    const { runJob } = await import('../../ml/run-job.js');
     const outcome = await runJob(spec, {
       onEvent: (e) => progress.print(e),
       signal: controller.signal,

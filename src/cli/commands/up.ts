@@ -2,8 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { createLogger } from '../../log.js';
 import { configOrExit } from '../lifecycle.js';
-import { createApiKey, countApiKeys } from '../../auth/api-keys.js';
-import { createDb } from '../../db/client.js';
 import { runMigrations } from './migrate.js';
 
 const RESTART_DELAY_MS = 1000;
@@ -73,6 +71,7 @@ function supervise(commands: string[], log: ReturnType<typeof createLogger>): vo
 
 /** A fresh installation has no key to call it with: make an admin key once, and show it once. */
 async function printFirstKey(databaseUrl: string): Promise<void> {
+  const [{ createDb }, { createApiKey, countApiKeys }] = await Promise.all([import('../../db/client.js'), import('../../auth/api-keys.js')]);
   const db = createDb(databaseUrl, 1);
   try {
     if ((await countApiKeys(db)) > 0) return;

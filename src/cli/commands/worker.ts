@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
-import { startWorker } from '../../worker/worker.js';
 import { runService } from '../lifecycle.js';
 
 export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run a worker: takes jobs from the queue and trains each in a sandboxed child process')
-    .action(() => runService('worker', startWorker));
+    .action(() => runService('worker', async (config, log) => (await import('../../worker/worker.js')).startWorker(config, log)));
 }
