@@ -82,7 +82,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   if (headerEnd > bytes.length) throw new CheckpointError('checkpoint is truncated (header)');
   const dataStart = align4(headerEnd);
   // Copy the data section once so every typed array below is aligned and independent of `bytes`.
-  const data = bytes.slice(dataStart).buffer;
+  const data = new Uint8Array(bytes.subarray(dataStart)).buffer; // a copy: Buffer#slice would share the whole pooled buffer
   const parsed = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, headerEnd)), (_key, value: unknown) => {
     if (value && typeof value === 'object' && '$blob' in value) {
       const ref = value as unknown as { type: 'f32' | 'i32'; offset: number; length: number };
