@@ -95,6 +95,8 @@ describe('recovery: crashes, lost queues, reconnects, webhooks, time limits', ()
     const firstEpoch = resumed.find((e) => e.type === 'epoch' && e.data.phase === 'distilling');
     assert.ok(firstEpoch, 'distillation went on');
     assert.ok((firstEpoch.data.epoch as number) > (checkpoint.data.epoch as number), `resumed at epoch ${firstEpoch.data.epoch} after checkpoint ${checkpoint.data.epoch}`);
+    // The resumed weights are the checkpoint's, not garbage: the student still learned the task.
+    assert.ok(job.result.student.test_accuracy > 0.5, `student accuracy after resuming: ${job.result.student.test_accuracy}`);
   });
 
   test('a client that disconnects mid-job and reconnects with after misses nothing and sees nothing twice', async () => {
