@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import type { ApiDeps } from './deps.js';
 import { registerAuth } from './plugins/auth.js';
+import { dashboard } from './plugins/dashboard.js';
 import { registerDocs } from './plugins/docs.js';
 import { registerLimits } from './plugins/limits.js';
 import { registerObservability } from './plugins/observability.js';
@@ -50,6 +51,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await registerLimits(app, deps);
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await registerDocs(app);
+  await app.register(dashboard);
   for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes, datasetRoutes, modelRoutes]) {
     await app.register(async (scope) => routes(scope, deps));
   }

@@ -34,12 +34,13 @@ function authHeaders(): Record<string, string> {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
+/** A string body is JSON; FormData sets its own multipart content type. */
+async function send(method: string, path: string, body?: string | FormData, headers: Record<string, string> = {}): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(path, {
       method,
-      headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: { ...authHeaders(), ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
       body,
     });
   } catch {
@@ -62,6 +63,11 @@ export async function api<T>(method: string, path: string, body?: unknown, heade
   const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const response = await send(method, path, text, headers);
   return (await response.json()) as T;
+}
+
+/** A multipart upload (datasets, models). */
+export async function apiUpload<T>(path: string, form: FormData): Promise<T> {
+  return (await (await send('POST', path, form)).json()) as T;
 }
 
 /** ws(s)://this-host/path, with `?ticket=` when the tab has a key. */

@@ -3,7 +3,7 @@
  * problem+json answers into `ApiError`s that carry the server's `detail` and field errors, and follows
  * a job's events over the WebSocket with resumption (`?after=`), as the API documents.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -133,18 +133,32 @@ export class ApiClient {
 
   /** Streams an artifact to `path` and checks it against the sha256 the API listed. */
   async download(artifact: Artifact, path: string): Promise<void> {
-    const response = await this.fetch(artifact.url);
-    if (!response.body) throw new ConnectionError(`empty body for ${artifact.url}`);
     const hash = createHash('sha256');
+    await this.downloadTo(artifact.url, path, hash);
+    const digest = hash.digest('hex');
+    if (digest !== artifact.sha256) throw new Error(`${path}: sha256 ${digest} does not match the server's ${artifact.sha256}`);
+  }
+
+  /** Streams GET `path` into the file `to`, feeding `hash` on the way. */
+  async downloadTo(path: string, to: string, hash: Hash): Promise<void> {
+    const response = await this.fetch(path);
+    if (!response.body) throw new ConnectionError(`empty body for ${path}`);
     const hashing = new Transform({
       transform(chunk: Buffer, _enc, done) {
         hash.update(chunk);
         done(null, chunk);
       },
     });
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hashing, createWriteStream(path));
-    const digest = hash.digest('hex');
-    if (digest !== artifact.sha256) throw new Error(`${path}: sha256 ${digest} does not match the server's ${artifact.sha256}`);
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), hashing, createWriteStream(to));
+  }
+
+  /** POSTs a multipart form: text fields and files (form field → file name and bytes). */
+  async upload<T>(path: string, fields: Record<string, string>, files: Array<{ field: string; filename: string; bytes: Uint8Array }>): Promise<T> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    for (const f of files) form.append(f.field, new Blob([new Uint8Array(f.bytes)]), f.filename);
+    const response = await this.fetch(path, { method: 'POST', body: form });
+    return (await response.json()) as T;
   }
 
   /**

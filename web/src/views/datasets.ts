@@ -1,8 +1,9 @@
 /**
- * Datasets a job can train on. GET /v1/datasets (where the server has it) lists built-in and uploaded
- * ones; servers without the datasets API answer 404 and the page shows the two built-in ones it knows.
+ * Datasets a job can train on: the server's list (built-in ones first, then uploads) with an upload
+ * form (a CSV, or IDX files) and delete. Servers without the datasets API answer 404; the page then
+ * shows the two built-in datasets it knows and says uploads are not available.
  */
-import { api, ProblemError } from '../api.js';
+import { api, apiUpload, ProblemError } from '../api.js';
 import { fill, h } from '../dom.js';
 import { bytes, count } from '../format.js';
 import type { List } from '../types.js';
@@ -10,66 +11,136 @@ import { problemNote } from './widgets.js';
 
 interface Dataset {
   id: string;
-  name?: string;
+  name?: string | null;
   format?: string;
   status?: string;
-  num_train?: number;
-  num_test?: number;
-  input_shape?: number[];
-  num_classes?: number;
+  error?: { message?: string } | string | null;
+  num_train?: number | null;
+  num_test?: number | null;
+  input_shape?: number[] | null;
+  num_classes?: number | null;
   bytes?: number;
-  created_at?: string;
 }
 
 const BUILTIN: Dataset[] = [
-  { id: 'builtin:mnist', name: 'MNIST digits (10,000 real handwritten digits)', format: 'builtin', status: 'ready', input_shape: [28, 28, 1], num_classes: 10 },
-  { id: 'builtin:synthetic', name: 'Synthetic clusters (options: classes, features or shape, samples, difficulty)', format: 'builtin', status: 'ready', num_classes: 10 },
+  { id: 'builtin:mnist', name: '10,000 real handwritten digits', format: 'builtin', status: 'ready', input_shape: [28, 28, 1], num_classes: 10 },
+  { id: 'builtin:synthetic', name: 'generated clusters (dataset.options: classes, features or shape, samples)', format: 'builtin', status: 'ready' },
+];
+const IDX_ROLES: Array<[RegExp, string]> = [
+  [/(t10k|test).*(images|idx3)/i, 'test_images'],
+  [/(t10k|test).*(labels|idx1)/i, 'test_labels'],
+  [/train.*(images|idx3)/i, 'train_images'],
+  [/train.*(labels|idx1)/i, 'train_labels'],
 ];
 
 export function datasetsView(root: HTMLElement): () => void {
-  const body = h('div', {}, h('div', { class: 'muted' }, 'Loading…'));
-  fill(root, h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h1', {}, 'Datasets')), body));
+  const listBox = h('div', {}, h('div', { class: 'muted' }, 'Loading…'));
+  const uploadBox = h('div');
+  fill(root, h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h1', {}, 'Datasets')), listBox), uploadBox);
   let stopped = false;
-  api<List<Dataset>>('GET', '/v1/datasets?limit=100').then(
-    (list) => !stopped && fill(body, table(list.data)),
-    (err) => {
+
+  async function load(): Promise<void> {
+    try {
+      const list = await api<List<Dataset>>('GET', '/v1/datasets?limit=100');
+      if (stopped) return;
+      fill(listBox, table(list.data, remove));
+      if (!uploadBox.hasChildNodes()) fill(uploadBox, uploadForm(load));
+    } catch (err) {
       if (stopped) return;
       if (err instanceof ProblemError && err.status === 404 && err.code === 'route_not_found') {
-        fill(
-          body,
-          table(BUILTIN),
-          h('div', { class: 'note note-info', 'data-testid': 'uploads-unavailable' }, 'This server does not take dataset uploads yet. Jobs can use the built-in datasets above; ', h('code', {}, 'distill run'), ' trains on a local CSV or IDX folder (see examples/).'),
-        );
-      } else fill(body, problemNote(err));
-    },
-  );
+        fill(listBox, table(BUILTIN, remove), h('div', { class: 'note note-info', 'data-testid': 'uploads-unavailable' }, 'This server takes no dataset uploads. Jobs can use the built-in datasets above.'));
+      } else fill(listBox, problemNote(err));
+    }
+  }
+
+  async function remove(id: string, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    try {
+      await api('DELETE', `/v1/datasets/${encodeURIComponent(id)}`);
+      await load();
+    } catch (err) {
+      button.disabled = false;
+      button.after(problemNote(err));
+    }
+  }
+
+  void load();
   return () => {
     stopped = true;
   };
 }
 
-function table(datasets: Dataset[]): HTMLElement {
+function uploadForm(reload: () => Promise<void>): HTMLElement {
+  const files = h('input', { type: 'file', multiple: true, accept: '.csv,.gz,.idx,.ubyte,application/octet-stream,text/csv', 'data-testid': 'dataset-files' });
+  const name = h('input', { type: 'text', placeholder: 'optional', 'data-testid': 'dataset-name' });
+  const labelColumn = h('input', { type: 'text', placeholder: 'label', 'data-testid': 'dataset-label-column' });
+  const result = h('div');
+  const button = h('button', { type: 'submit', class: 'button primary', 'data-testid': 'dataset-upload' }, 'Upload');
+  const form = h(
+    'form',
+    { class: 'upload-form' },
+    h('div', { class: 'field' }, h('label', {}, 'Files'), files, h('div', { class: 'hint' }, 'One CSV (a label column and numeric features), or IDX files named like MNIST\'s: train-images, train-labels, and optionally the t10k/test pair; gzipped or not.')),
+    h('div', { class: 'upload-row' }, h('div', { class: 'field' }, h('label', {}, 'Name'), name), h('div', { class: 'field' }, h('label', {}, 'Label column (CSV)'), labelColumn)),
+    h('div', { class: 'form-actions' }, button),
+    result,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    fill(result);
+    const chosen = [...(files.files ?? [])];
+    if (chosen.length === 0) return fill(result, h('div', { class: 'note note-error' }, 'Choose a CSV file or IDX files first.'));
+    const body = new FormData();
+    if (name.value.trim()) body.append('name', name.value.trim());
+    if (labelColumn.value.trim()) body.append('label_column', labelColumn.value.trim());
+    for (const file of chosen) {
+      const field = /\.csv(\.gz)?$/i.test(file.name) ? 'csv' : IDX_ROLES.find(([pattern]) => pattern.test(file.name))?.[1];
+      if (!field) return fill(result, h('div', { class: 'note note-error' }, `Cannot tell what ${file.name} is: name IDX files like train-images-idx3-ubyte.gz.`));
+      body.append(field, file, file.name);
+    }
+    button.disabled = true;
+    button.textContent = 'Uploading…';
+    try {
+      const dataset = await apiUpload<Dataset>('/v1/datasets', body);
+      fill(result, h('div', { class: 'note note-info', 'data-testid': 'upload-result' }, `${dataset.id} is ${dataset.status}: use "source": "${dataset.id}" in a job, or pick it in the New job form.`));
+      form.reset();
+      await reload();
+    } catch (err) {
+      fill(result, problemNote(err));
+    } finally {
+      button.disabled = false;
+      button.textContent = 'Upload';
+    }
+  });
+  return h('section', { class: 'card' }, h('h2', {}, 'Upload a dataset'), form);
+}
+
+function table(datasets: Dataset[], remove: (id: string, button: HTMLButtonElement) => Promise<void>): HTMLElement {
+  const errorText = (d: Dataset) => (d.error ? (typeof d.error === 'string' ? d.error : d.error.message ?? '') : '');
   return h(
     'table',
     { class: 'datasets', 'data-testid': 'datasets-table' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Name'), h('th', {}, 'Format'), h('th', {}, 'Status'), h('th', {}, 'Samples'), h('th', {}, 'Input'), h('th', {}, 'Classes'), h('th', {}, 'Size'))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Name'), h('th', {}, 'Format'), h('th', {}, 'Status'), h('th', {}, 'Samples'), h('th', {}, 'Input'), h('th', {}, 'Classes'), h('th', {}, 'Size'), h('th', {}, ''))),
     h(
       'tbody',
       {},
-      ...datasets.map((d) =>
-        h(
+      ...datasets.map((d) => {
+        const builtin = d.id.startsWith('builtin:');
+        const del = builtin ? null : h('button', { type: 'button', class: 'button ghost-danger small-button', title: 'Delete this dataset' }, 'Delete');
+        del?.addEventListener('click', () => void remove(d.id, del));
+        return h(
           'tr',
-          {},
+          { 'data-dataset-id': d.id },
           h('td', { class: 'id' }, d.id),
-          h('td', {}, d.name ?? ''),
+          h('td', {}, d.name ?? '', errorText(d) ? h('div', { class: 'field-error' }, errorText(d)) : null),
           h('td', {}, d.format ?? ''),
           h('td', {}, d.status ? h('span', { class: `pill pill-${d.status === 'ready' ? 'succeeded' : d.status === 'failed' ? 'failed' : 'running'}` }, d.status) : ''),
-          h('td', { class: 'num' }, d.num_train !== undefined ? `${count(d.num_train)} / ${count(d.num_test ?? 0)}` : ''),
+          h('td', { class: 'num' }, d.num_train ? `${count(d.num_train)}${d.num_test ? ` / ${count(d.num_test)}` : ''}` : ''),
           h('td', { class: 'num' }, d.input_shape ? d.input_shape.join('×') : ''),
           h('td', { class: 'num' }, d.num_classes ?? ''),
-          h('td', { class: 'num' }, d.bytes !== undefined ? bytes(d.bytes) : ''),
-        ),
-      ),
+          h('td', { class: 'num' }, d.bytes ? bytes(d.bytes) : ''),
+          h('td', {}, del),
+        );
+      }),
     ),
   );
 }

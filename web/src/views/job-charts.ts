@@ -52,7 +52,7 @@ const line = (label: string, stroke: string, extra: Partial<uPlot.Series> = {}):
   label,
   stroke,
   width: 2,
-  points: { show: false },
+  // Points left to uPlot: drawn while sparse (a lone first sample is visible), hidden once dense.
   value: (_u, v) => (v === null || v === undefined ? '—' : v.toFixed(4)),
   ...extra,
 });

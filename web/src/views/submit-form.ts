@@ -208,9 +208,14 @@ export function submitFormView(root: HTMLElement): () => void {
 
   // Uploaded datasets join the built-in ones where the server has the datasets API.
   let stopped = false;
-  api<List<{ id: string; name?: string }>>('GET', '/v1/datasets?limit=100').then(
+  // (The list starts with the built-in ones, already in the select; only ready uploads can be trained on.)
+  api<List<{ id: string; name?: string | null; status?: string }>>('GET', '/v1/datasets?limit=100').then(
     (list) => {
-      if (!stopped) for (const d of list.data) datasetSelect.append(h('option', { value: d.id }, d.name ? `${d.name} (${d.id})` : d.id));
+      if (stopped) return;
+      const known = new Set(BUILTIN_DATASETS.map(([id]) => id));
+      for (const d of list.data.filter((d) => !known.has(d.id) && d.status === 'ready')) {
+        datasetSelect.append(h('option', { value: d.id }, d.name ? `${d.name} (${d.id})` : d.id));
+      }
     },
     () => {},
   );
