@@ -5,6 +5,7 @@ import { registerJobsCommand } from './commands/jobs.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerModelsCommand } from './commands/models.js';
+import { registerRunCommand } from './commands/run.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSubmitCommand } from './commands/submit.js';
 import { registerUpCommand } from './commands/up.js';
@@ -21,6 +22,7 @@ registerMigrateCommand(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
 registerKeysCommand(program);
+registerRunCommand(program);
 // Clients of a running server, over HTTP and WebSocket.
 registerSubmitCommand(program);
 registerJobsCommand(program);
