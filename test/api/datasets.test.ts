@@ -50,7 +50,7 @@ async function postForm(stack: Stack, path: string, files: FormFiles, fields: Re
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   for (const [name, file] of Object.entries(files)) {
     const [bytes, filename] = Array.isArray(file) ? file : [file, name];
-    form.append(name, new Blob([bytes]), filename);
+    form.append(name, new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)]), filename);
   }
   const response = await fetch(`${stack.url}${path}`, { method: 'POST', body: form, headers: { authorization: `Bearer ${key}` } });
   const text = await response.text();

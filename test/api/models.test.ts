@@ -13,7 +13,6 @@ const MAX_UPLOAD_BYTES = 2_000_000;
 /** A digit classifier trained here, as a platform would bring one: 28×28×1 in, 10 logits out. */
 async function trainTeacher(): Promise<tf.LayersModel> {
   await tf.setBackend('cpu');
-  tf.util.seedrandom?.('teacher');
   const mnist = loadMnist();
   const n = 2000;
   const picked = Array.from({ length: n }, (_, i) => Math.floor((i * mnist.train.y.length) / n));
@@ -57,7 +56,7 @@ async function filesOf(model: tf.LayersModel): Promise<{ json: Record<string, an
 async function postForm(stack: Stack, files: Array<[string, Buffer | string, string]>, fields: Record<string, string> = {}) {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
-  for (const [field, bytes, filename] of files) form.append(field, new Blob([bytes]), filename);
+  for (const [field, bytes, filename] of files) form.append(field, new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)]), filename);
   const response = await fetch(`${stack.url}/v1/models`, { method: 'POST', body: form, headers: { authorization: `Bearer ${stack.keys.a.key}` } });
   const text = await response.text();
   return { status: response.status, body: (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text };

@@ -14,7 +14,8 @@ import { ApiProblem, notFound } from '../problem.js';
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const ListQuery = Type.Object(
   {
-    after: Type.Optional(Type.String({ maxLength: 64 })),
+    // A cursor is an id: letters, digits, '_' and ':' (no byte Postgres would refuse).
+    after: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_:]+$' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   },
   { additionalProperties: false },

@@ -14,10 +14,10 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const FileParams = Type.Object({ id: Type.String({ maxLength: 64 }), file: Type.Enum([...MODEL_FILES]) });
 const ListQuery = Type.Object(
   {
-    after: Type.Optional(Type.String({ maxLength: 64 })),
+    after: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_]+$' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     source: Type.Optional(Type.Enum(['uploaded', 'job'])),
-    source_job: Type.Optional(Type.String({ maxLength: 64 })),
+    source_job: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_]+$' })),
   },
   { additionalProperties: false },
 );
