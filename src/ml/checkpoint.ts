@@ -6,7 +6,7 @@
  */
 import { EngineError } from './errors.js';
 import type { ModelRole, TrainingPhase } from './events.js';
-import type { EpochSummary } from './train/fit.js';
+import type { EpochSummary, EpochTerms } from './train/fit.js';
 import type { StoredTensor } from './train/state.js';
 
 export interface Checkpoint {
@@ -27,13 +27,23 @@ export interface Checkpoint {
   rng: { seed: number; algorithm: 'derived-mulberry32' };
   /** Identifies the cached soft targets (teacher weights × data): recomputed identically on resume. */
   soft_target_key: string | null;
-  /** What finished phases produced: the teacher trained in this job, the finished distilled student. */
+  /**
+   * What finished phases produced: the teachers trained in this job (with several, every finished
+   * one's weights in teacher order, concatenated), the finished distilled student.
+   */
   teacher_weights: StoredTensor[] | null;
   student_weights: StoredTensor[] | null;
-  /** The model being trained in `phase`, and its optimizer's slots. */
+  /** With several teachers, while training one: which (0-based). */
+  teacher_index?: number;
+  /** The model being trained in `phase`, and its optimizer's slots (those of hint projections too). */
   weights: StoredTensor[];
   optimizer: StoredTensor[];
-  history: Partial<Record<ModelRole, EpochSummary[]>>;
+  /** Distilling with hints: the learned projections (not part of the student). */
+  projection_weights?: StoredTensor[];
+  /** Each distillation epoch's temperature, α and loss terms (jobs whose report shows them). */
+  distillation_history?: EpochTerms[];
+  /** Epoch summaries per model: teacher, student, baseline (and teacher1, teacher2, … with several teachers). */
+  history: Partial<Record<string, EpochSummary[]>>;
   /** Training seconds spent before this checkpoint (reported across resumes). */
   elapsed_seconds: number;
 }

@@ -34,8 +34,15 @@ export interface MetricsEvent {
   loss: number;
   /** Hard-label cross-entropy (distillation only; equals loss otherwise). */
   ce?: number;
-  /** KL term at temperature T before weighting (distillation only). */
+  /** KL term at temperature T before weighting (distillation with method logits). */
   kd?: number;
+  /** Hint term Σ weight·MSE before β (method hint). */
+  hint?: number;
+  /** Attention-transfer term Σ weight·‖a_s − a_t‖₂ before β (method attention). */
+  attention?: number;
+  /** Temperature and α of this epoch, when either follows a schedule. */
+  temperature?: number;
+  alpha?: number;
   accuracy: number;
   samples_per_second: number;
   progress: Progress;

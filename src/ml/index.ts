@@ -26,12 +26,14 @@ export {
   type TrainingSpec,
   type DistillationSpec,
 } from './spec.js';
+export { LayerPairSchema, HintSpecSchema, AttentionSpecSchema, METHODS, scheduleAt, type Method, type Schedule, type LayerPair, type ResolvedDistillation } from './spec-distillation.js';
 export type { DatasetFacts } from './spec-check.js';
+export type { EpochTerms } from './train/fit.js';
 export { PHASES, type EngineEvent, type Phase, type TrainingPhase, type ModelRole, type Progress, type PhaseEvent, type MetricsEvent, type EpochEvent, type CheckpointEvent, type LogEvent } from './events.js';
 export { EngineError, DataError, SpecError, ModelError, JobCancelledError, type DataErrorCode, type SpecProblem } from './errors.js';
 export { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Checkpoint } from './checkpoint.js';
 export { modelToArtifacts, artifactsToModel, artifactsBytes, type ModelArtifacts, type ModelJson } from './models/serialize.js';
-export type { Report, ModelReport, ClassAccuracy } from './report.js';
+export type { Report, ModelReport, ClassAccuracy, DistillationReport } from './report.js';
 export type { Dataset, Samples } from './data/types.js';
 export { parseIdx, parseIdxPair, datasetFromIdx } from './data/idx.js';
 export { parseCsv } from './data/csv.js';

@@ -5,12 +5,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { adaptInputs, planAdapt } from './data/adapt.js';
 import type { SplitDataset } from './data/types.js';
-import { ModelError } from './errors.js';
-import { buildModel } from './models/build.js';
+import { checkDistillation } from './distill/check.js';
+import { ModelError, SpecError } from './errors.js';
+import { buildModel, layerShapes } from './models/build.js';
 import { modelInputShape, modelLayers } from './models/presets.js';
 import { artifactsToModel, type ModelArtifacts } from './models/serialize.js';
 import { walkLayers } from './models/shapes.js';
-import type { ModelSpec, ResolvedSpec } from './spec.js';
+import { teacherList, type ModelSpec, type ResolvedSpec, type ResolvedTraining } from './spec.js';
 
 export interface SplitTensors {
   train: tf.Tensor;
@@ -93,26 +94,60 @@ export async function loadGivenTeacher(id: string, split: SplitDataset, resolve:
   return { model, inputShape, macs: model.countParams() };
 }
 
-/** Relative compute per phase (multiply-adds), for job-wide percent and ETA. */
-export function phaseWeights(spec: ResolvedSpec, teacher: BuiltModel, student: BuiltModel, split: SplitDataset, teacherTrained: boolean, perBatch: boolean) {
+/** A teacher of the job, built here or given, with the training it gets (none when given). */
+export interface JobTeacher {
+  built: BuiltModel;
+  training?: ResolvedTraining;
+}
+
+/** Names teacher k's random stream, initial weights and history: teacher, teacher1, teacher2, … */
+export const teacherKey = (k: number) => (k === 0 ? 'teacher' : `teacher${k}`);
+
+/** The teachers (built or loaded) and the student; layer pairs checked against the real models. */
+export async function buildJobModels(spec: ResolvedSpec, split: SplitDataset, owner: TensorOwner, resolve: ((id: string) => Promise<ModelArtifacts>) | undefined) {
+  const teachers: JobTeacher[] = [];
+  for (const [k, t] of teacherList(spec).entries()) {
+    teachers.push(
+      'model_id' in t
+        ? { built: owner.ownModel(await loadGivenTeacher(t.model_id, split, resolve)) }
+        : { built: owner.ownModel(buildFromSpec(t.model, split, 'teacher', spec.seed, teacherKey(k))), training: t.training },
+    );
+  }
+  const student = owner.ownModel(buildFromSpec(spec.student.model, split, 'student', spec.seed));
+  // Teachers given by id, and shapes on an uploaded dataset, are known only now.
+  const refs = checkDistillation(spec.distillation, { student: layerShapes(student.model), teachers: teachers.map((t) => layerShapes(t.built.model)) });
+  if (refs.length > 0) throw new SpecError(refs);
+  return { teachers, student };
+}
+
+/** Relative compute per phase (multiply-adds), for job-wide percent and ETA; and each teacher's share of its phase. */
+export function phaseWeights(spec: ResolvedSpec, teachers: readonly JobTeacher[], student: BuiltModel, split: SplitDataset, perBatch: boolean) {
   const n = split.train.y.length;
   const nv = split.validation.y.length;
   const nt = split.test.y.length;
-  const mt = teacher.macs;
+  const mt = teachers.reduce((s, t) => s + t.built.macs, 0);
   const ms = student.macs;
   const se = spec.student.training.epochs;
-  const teacherTraining = teacherTrained && 'training' in spec.teacher ? spec.teacher.training.epochs * (3 * mt * n + mt * nv) : 0;
+  const perTeacher = teachers.map((t) => (t.training ? t.training.epochs * (3 * t.built.macs * n + t.built.macs * nv) : 0));
+  const teacherTraining = perTeacher.reduce((a, b) => a + b, 0);
   const distilling = se * (3 * ms * n + ms * nv + (perBatch ? mt * n : 0));
   const baseline = spec.distillation.baseline ? se * (3 * ms * n + ms * nv) : 0;
   const training = teacherTraining + distilling + baseline + mt * n;
-  return {
+  const weights = {
     preparing_data: training * 0.01,
     training_teacher: teacherTraining,
     computing_soft_targets: perBatch ? 0 : mt * n,
     distilling,
     training_baseline: baseline,
     // Evaluation is short but measuring latency takes a few seconds whatever the model size.
-    evaluating: (mt + 2 * ms) * nt + training * 0.04,
+    evaluating: (mt + 2 * ms) * nt + training * 0.04 * teachers.length,
     saving: training * 0.01,
   };
+  let before = 0;
+  const teacherShares = perTeacher.map((w) => {
+    const share = { offset: teacherTraining > 0 ? before / teacherTraining : 0, share: teacherTraining > 0 ? w / teacherTraining : 0 };
+    before += w;
+    return share;
+  });
+  return { weights, teacherShares };
 }

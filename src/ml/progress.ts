@@ -4,7 +4,13 @@
  */
 import type { Phase, Progress } from './events.js';
 
-export class ProgressTracker {
+/** What a training loop reports progress through: a phase, or a share of one. */
+export interface PhaseProgress {
+  set(fraction: number): void;
+  snapshot(epoch?: number, epochs?: number, step?: number, steps?: number): Progress;
+}
+
+export class ProgressTracker implements PhaseProgress {
   private readonly order: Phase[];
   private readonly weights: Map<Phase, number>;
   private readonly total: number;
@@ -29,6 +35,11 @@ export class ProgressTracker {
   /** Fraction (0..1) of the current phase done. */
   set(fraction: number): void {
     this.fraction = Math.min(1, Math.max(0, fraction));
+  }
+
+  /** The part [offset, offset + share] of the current phase (one of several teachers trained in turn). */
+  slice(offset: number, share: number): PhaseProgress {
+    return { set: (fraction) => this.set(offset + share * Math.min(1, Math.max(0, fraction))), snapshot: (...args) => this.snapshot(...args) };
   }
 
   done(): number {

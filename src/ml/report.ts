@@ -5,8 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { predictLogits } from './models/build.js';
 import type { ResolvedSpec } from './spec.js';
+import type { Method } from './spec-distillation.js';
 import { scoreLogits } from './train/evaluate.js';
-import type { EpochSummary } from './train/fit.js';
+import type { EpochSummary, EpochTerms } from './train/fit.js';
 
 export interface ClassAccuracy {
   class: string;
@@ -34,16 +35,23 @@ export interface Report {
   backend: string;
   dataset: { source: string; input_shape: number[]; classes: string[]; train_samples: number; validation_samples: number; test_samples: number };
   soft_targets: 'cached' | 'per_batch';
+  /** The teacher (the first of `teachers`). */
   teacher: ModelReport;
+  /** With several teachers: each of them, in order. */
+  teachers?: ModelReport[];
+  /** With several teachers: their weighted mean of softmax outputs as one classifier. */
+  teacher_ensemble?: { test_accuracy: number; weights: number[] };
   student: ModelReport;
   baseline?: ModelReport;
+  /** Jobs using hints, attention, several teachers or schedules: what the student learned from, per epoch. */
+  distillation?: DistillationReport;
   /** Teacher parameters / student parameters. */
   compression_ratio: number;
   /** Teacher bytes / student bytes. */
   size_ratio: number;
   /** Teacher latency / student latency per sample. */
   speed_up: { batch_1: number; batch_256: number };
-  /** Share of test samples where teacher and student predict the same class. */
+  /** Share of test samples where teacher (with several: their ensemble) and student predict the same class. */
   teacher_student_agreement: number;
   /** Student test accuracy minus baseline test accuracy (null without a baseline). */
   distillation_gain: number | null;
@@ -51,6 +59,15 @@ export interface Report {
   timings: Record<string, number>;
   elapsed_seconds: number;
   spec: ResolvedSpec;
+}
+
+export interface DistillationReport {
+  methods: Method[];
+  teachers: number;
+  /** Weights of the hint projections, trained with the student and not part of it. */
+  projection_parameters: number;
+  /** Per epoch: temperature, α, the loss and each term before its weight (ce, kd, hint, attention). */
+  history: EpochTerms[];
 }
 
 export interface TestEvaluation {

@@ -1,5 +1,5 @@
 /**
- * One distillation job, start to finish: prepare data, train or load the teacher, compute soft
+ * One distillation job, start to finish: prepare data, train or load the teachers, compute their
  * targets, distil the student, optionally train the baseline, evaluate, serialize. Progress goes out
  * as events; each epoch ends in a checkpoint the caller persists; an aborted signal stops the job
  * between two batches. Nothing here knows about HTTP, queues or databases.
@@ -11,15 +11,18 @@ import { CheckpointError, type Checkpoint } from './checkpoint.js';
 import { loadDataset } from './data/load.js';
 import { splitDataset } from './data/prepare.js';
 import type { Dataset } from './data/types.js';
+import type { DistillObjective } from './distill/objective.js';
+import { buildObjective, buildTargets, distillationReport, planDistillation, Projections } from './distill/setup.js';
 import { SpecError } from './errors.js';
 import type { EngineEvent, ModelRole, Phase, TrainingPhase } from './events.js';
-import { buildFromSpec, loadGivenTeacher, phaseWeights, splitTensors, tensorsFor, TensorOwner, type BuiltModel, type SplitTensors } from './job-setup.js';
-import { predictLogits } from './models/build.js';
-import { artifactsBytes, modelToArtifacts, type ModelArtifacts } from './models/serialize.js';
-import { ProgressTracker } from './progress.js';
-import { agreement, evaluateOnTest, measureLatency, ratio, round, type ModelReport, type Report } from './report.js';
+import { assembleReport, ensemblePredictions, evaluateAll, saveAll } from './job-report.js';
+import { buildFromSpec, buildJobModels, phaseWeights, splitTensors, teacherKey, tensorsFor, TensorOwner, type BuiltModel, type SplitTensors } from './job-setup.js';
+import type { ModelArtifacts } from './models/serialize.js';
+import { ProgressTracker, type PhaseProgress } from './progress.js';
+import { round, type Report } from './report.js';
 import { checkSpec, withDefaults, type EngineSpec, type ResolvedTraining } from './spec.js';
-import { fit, throwIfAborted, yieldToEventLoop, type EpochSummary, type SoftTargetSource } from './train/fit.js';
+import { usesExtendedDistillation } from './spec-distillation.js';
+import { fit, throwIfAborted, yieldToEventLoop, type EpochSummary, type EpochTerms } from './train/fit.js';
 import { disposeOptimizer, makeOptimizer, readModelWeights, readOptimizerState, writeModelWeights, writeOptimizerState, type StoredTensor } from './train/state.js';
 
 export interface RunContext {
@@ -42,10 +45,30 @@ export interface RunContext {
 
 export interface JobOutcome {
   report: Report;
+  /** `teacher`: the (first) teacher, when trained in this job. */
   models: { student: ModelArtifacts; teacher?: ModelArtifacts; baseline?: ModelArtifacts };
+  /** With several teachers: each one trained in this job, by index (null for a given one). */
+  teachers?: Array<ModelArtifacts | null>;
 }
 
 const TRAINING_ORDER: TrainingPhase[] = ['training_teacher', 'distilling', 'training_baseline'];
+type Status = 'run' | 'resume' | 'done';
+
+interface PhaseRun {
+  phase: TrainingPhase;
+  role: ModelRole;
+  built: BuiltModel;
+  training: ResolvedTraining;
+  x: SplitTensors;
+  status: 'run' | 'resume';
+  /** Random stream (shuffles, dropout) and history entry. */
+  stream: string;
+  historyKey: string;
+  progress: PhaseProgress;
+  teacherIndex?: number;
+  objective?: DistillObjective;
+  projections?: Projections;
+}
 
 export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutcome> {
   const problems = checkSpec(spec);
@@ -56,7 +79,12 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
   const resume = ctx.resumeFrom;
   if (resume && resume.spec_key !== specKey) throw new CheckpointError('the checkpoint was taken by a job with a different spec');
   const resumeAt = resume ? TRAINING_ORDER.indexOf(resume.phase) : -1;
-  const statusOf = (p: TrainingPhase) => (resumeAt < 0 || TRAINING_ORDER.indexOf(p) > resumeAt ? 'run' : TRAINING_ORDER.indexOf(p) < resumeAt ? 'done' : 'resume');
+  const statusOf = (p: TrainingPhase): Status => (resumeAt < 0 || TRAINING_ORDER.indexOf(p) > resumeAt ? 'run' : TRAINING_ORDER.indexOf(p) < resumeAt ? 'done' : 'resume');
+  const teacherStatus = (k: number): Status => {
+    const s = statusOf('training_teacher');
+    const at = resume?.teacher_index ?? 0;
+    return s !== 'resume' ? s : k < at ? 'done' : k === at ? 'resume' : 'run';
+  };
 
   const owner = new TensorOwner();
   const jobStart = performance.now();
@@ -71,6 +99,7 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
     progress.enter(phase);
     ctx.onEvent({ type: 'phase', phase, progress: progress.snapshot() });
   };
+  const log = (message: string) => ctx.onEvent({ type: 'log', level: 'info', message });
 
   try {
     enter('preparing_data');
@@ -81,190 +110,181 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
     if (known.length > 0) throw new SpecError(known);
     await yieldToEventLoop();
     const base = splitTensors(split, owner);
-    const teacherSpec = resolved.teacher;
-    const teacher = owner.ownModel(
-      'model_id' in teacherSpec ? await loadGivenTeacher(teacherSpec.model_id, split, ctx.resolveModel) : buildFromSpec(teacherSpec.model, split, 'teacher', resolved.seed),
-    );
-    const student = owner.ownModel(buildFromSpec(resolved.student.model, split, 'student', resolved.seed));
+    const { teachers, student } = await buildJobModels(resolved, split, owner, ctx.resolveModel);
     await yieldToEventLoop();
-    const teacherX = tensorsFor(base.x, teacher.inputShape, owner);
+    const teacherX = teachers.map((t) => tensorsFor(base.x, t.built.inputShape, owner));
     const studentX = tensorsFor(base.x, student.inputShape, owner);
-    await yieldToEventLoop();
-    const perBatch = resolved.distillation.soft_targets === 'per_batch';
-    const weights = phaseWeights(resolved, teacher, student, split, 'model' in teacherSpec, perBatch);
+    const plan = planDistillation(resolved.distillation, student.model, teachers.map((t) => t.built.model), split.train.y.length, split.classNames.length);
+    if (plan.note) log(plan.note);
+    const perBatch = plan.mode === 'per_batch';
+    const { weights, teacherShares } = phaseWeights(resolved, teachers, student, split, perBatch);
     const skipped = TRAINING_ORDER.filter((p) => statusOf(p) === 'done');
     progress = new ProgressTracker(Object.entries(weights) as Array<[Phase, number]>, resumeAt >= 0 ? ['preparing_data', ...skipped, ...(resumeAt >= 1 && !perBatch ? (['computing_soft_targets'] as Phase[]) : [])] : []);
     progress.enter('preparing_data');
     progress.set(1);
 
-    const history: Partial<Record<ModelRole, EpochSummary[]>> = { ...resume?.history };
-    let teacherWeights: StoredTensor[] | null = null;
+    const history: Partial<Record<string, EpochSummary[]>> = { ...resume?.history };
+    const extended = usesExtendedDistillation(resolved.distillation, teachers.length);
+    const distillHistory: EpochTerms[] = [...(resume?.distillation_history ?? [])];
+    /** Weights of the trained teachers finished so far, concatenated in teacher order (for checkpoints). */
+    const finishedTeachers: StoredTensor[] = [];
     let studentWeights: StoredTensor[] | null = null;
     let softTargetKey: string | null = null;
 
-    /** Trains one model for one phase, resuming or skipping it as the checkpoint says. */
-    const trainPhase = async (phase: TrainingPhase, role: ModelRole, built: BuiltModel, training: ResolvedTraining, x: SplitTensors, distill?: { targets: SoftTargetSource }) => {
-      const status = statusOf(phase);
-      if (status === 'done') {
-        const stored = role === 'teacher' ? resume!.teacher_weights : role === 'student' ? resume!.student_weights : null;
-        if (stored) writeModelWeights(built.model, stored);
-        return;
-      }
-      enter(phase);
-      const optimizer = makeOptimizer(training);
+    /** Trains one model for one phase, from scratch or from the checkpoint. */
+    const trainPhase = async (r: PhaseRun) => {
+      const optimizer = makeOptimizer(r.training);
       owner.own({ dispose: () => disposeOptimizer(optimizer) });
       let startEpoch = 0;
-      if (status === 'resume') {
-        writeModelWeights(built.model, resume!.weights);
+      if (r.status === 'resume') {
+        writeModelWeights(r.built.model, resume!.weights);
+        r.projections?.write(resume!.projection_weights ?? []);
         await writeOptimizerState(optimizer, resume!.optimizer);
         startEpoch = resume!.epoch;
-        ctx.onEvent({ type: 'log', level: 'info', message: `resuming ${phase} after epoch ${startEpoch}` });
+        log(`resuming ${r.phase}${r.teacherIndex !== undefined ? ` (teacher ${r.teacherIndex})` : ''} after epoch ${startEpoch}`);
       }
-      const steps = Math.ceil(split.train.y.length / training.batch_size);
-      const previous = history[role]?.slice(0, startEpoch) ?? [];
-      history[role] = previous;
+      const steps = Math.ceil(split.train.y.length / r.training.batch_size);
+      history[r.historyKey] = history[r.historyKey]?.slice(0, startEpoch) ?? [];
+      if (r.objective) distillHistory.splice(startEpoch);
       await fit(
         {
-          role,
-          phase,
-          model: built.model,
+          role: r.role,
+          phase: r.phase,
+          model: r.built.model,
           optimizer,
-          learningRate: training.learning_rate,
-          train: { x: x.train, y: base.y.train },
-          validation: { x: x.validation, y: base.y.validation },
-          ...(distill ? { distill: { temperature: resolved.distillation.temperature, alpha: resolved.distillation.alpha, targets: distill.targets } } : {}),
-          epochs: training.epochs,
-          batchSize: training.batch_size,
+          learningRate: r.training.learning_rate,
+          train: { x: r.x.train, y: base.y.train },
+          validation: { x: r.x.validation, y: base.y.validation },
+          ...(r.objective ? { distill: r.objective } : {}),
+          epochs: r.training.epochs,
+          batchSize: r.training.batch_size,
           startEpoch,
           seed: resolved.seed,
-          randomStream: role === 'baseline' ? 'student' : role,
+          randomStream: r.stream,
         },
         {
           emit: ctx.onEvent,
-          progress,
+          progress: r.progress,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.metricsEvery ? { metricsEvery: ctx.metricsEvery } : {}),
-          afterEpoch: async (epoch, summary) => {
-            history[role]!.push(summary);
+          afterEpoch: async (epoch, summary, terms) => {
+            history[r.historyKey]!.push(summary);
+            if (terms) distillHistory.push(terms);
             if (!ctx.onCheckpoint) return;
             await ctx.onCheckpoint({
               version: 1,
               spec_key: specKey,
-              phase,
-              model: role,
+              phase: r.phase,
+              model: r.role,
               epoch,
               step: epoch * steps,
               rng: { seed: resolved.seed, algorithm: 'derived-mulberry32' },
               soft_target_key: softTargetKey,
-              teacher_weights: phase === 'training_teacher' ? null : teacherWeights,
-              student_weights: phase === 'training_baseline' ? studentWeights : null,
-              weights: readModelWeights(built.model),
+              teacher_weights: finishedTeachers.length > 0 ? [...finishedTeachers] : null,
+              student_weights: r.phase === 'training_baseline' ? studentWeights : null,
+              ...(r.teacherIndex !== undefined ? { teacher_index: r.teacherIndex } : {}),
+              weights: readModelWeights(r.built.model),
               optimizer: await readOptimizerState(optimizer),
+              ...(r.projections ? { projection_weights: r.projections.read() } : {}),
+              ...(r.objective && extended ? { distillation_history: structuredClone(distillHistory) } : {}),
               history: structuredClone(history),
               elapsed_seconds: round((resume?.elapsed_seconds ?? 0) + (performance.now() - jobStart) / 1000, 3),
             });
-            ctx.onEvent({ type: 'checkpoint', phase, model: role, epoch });
+            ctx.onEvent({ type: 'checkpoint', phase: r.phase, model: r.role, epoch });
           },
         },
       );
     };
 
-    if ('model' in teacherSpec) {
-      await trainPhase('training_teacher', 'teacher', teacher, teacherSpec.training, teacherX);
-      if (ctx.onCheckpoint) teacherWeights = readModelWeights(teacher.model);
+    let restoredFrom = 0; // position in resume.teacher_weights
+    for (const [k, t] of teachers.entries()) {
+      if (!t.training) continue;
+      const status = teacherStatus(k);
+      if (status === 'done') {
+        const count = t.built.model.weights.length;
+        const stored = resume!.teacher_weights?.slice(restoredFrom, restoredFrom + count);
+        if (stored?.length !== count) throw new CheckpointError('the checkpoint lacks the weights of a trained teacher');
+        restoredFrom += count;
+        writeModelWeights(t.built.model, stored);
+        if (ctx.onCheckpoint) finishedTeachers.push(...stored);
+        continue;
+      }
+      if (currentPhase !== 'training_teacher') enter('training_teacher');
+      if (teachers.length > 1) log(`training teacher ${k} (${k + 1} of ${teachers.length})`);
+      const share = teacherShares[k]!;
+      await trainPhase({
+        phase: 'training_teacher', role: 'teacher', built: t.built, training: t.training, x: teacherX[k]!, status, stream: teacherKey(k), historyKey: teacherKey(k),
+        progress: progress.slice(share.offset, share.share), ...(teachers.length > 1 ? { teacherIndex: k } : {}),
+      });
+      if (ctx.onCheckpoint) finishedTeachers.push(...readModelWeights(t.built.model));
     }
     throwIfAborted(ctx.signal);
 
-    let targets: SoftTargetSource;
-    if (perBatch) {
-      targets = { kind: 'per_batch', teacher: teacher.model, x: teacherX.train };
+    softTargetKey = sha256(
+      JSON.stringify([resolved.dataset, resolved.seed, ...teachers.map((t) => t.built.inputShape), ...(plan.needs.length > 0 ? [plan.needs] : [])]),
+      ...teachers.flatMap((t) => readModelWeights(t.built.model).map((w) => w.data)),
+    );
+    const distilling = statusOf('distilling');
+    if (distilling === 'done') {
+      writeModelWeights(student.model, resume!.student_weights ?? []);
     } else {
-      enter('computing_soft_targets');
-      // Once per (teacher, data): every distillation epoch then runs the student only.
-      targets = { kind: 'cached', logits: owner.own(await predictLogits(teacher.model, teacherX.train)) };
-      progress.set(1);
+      const inputs = teachers.map((t, k) => ({ model: t.built.model, x: teacherX[k]!.train }));
+      // Once per (teachers, data) unless too big: every distillation epoch then runs the student only.
+      if (!perBatch) enter('computing_soft_targets');
+      const targets = owner.own(await buildTargets(plan, inputs, (f) => progress.set(f)));
+      const projections = plan.projections.length > 0 ? owner.own(new Projections(plan.projections, resolved.seed)) : undefined;
+      const objective = buildObjective(resolved.distillation, plan, student.model, resolved.student.training.epochs, targets, projections);
+      enter('distilling');
+      await trainPhase({
+        phase: 'distilling', role: 'student', built: student, training: resolved.student.training, x: studentX, status: distilling, stream: 'student', historyKey: 'student',
+        progress, objective, ...(projections ? { projections } : {}),
+      });
     }
-    softTargetKey = sha256(JSON.stringify([resolved.dataset, resolved.seed, teacher.inputShape]), ...readModelWeights(teacher.model).map((w) => w.data));
-    await trainPhase('distilling', 'student', student, resolved.student.training, studentX, { targets });
 
     let baseline: BuiltModel | undefined;
     if (resolved.distillation.baseline) {
       if (ctx.onCheckpoint) studentWeights = readModelWeights(student.model);
-      const built = owner.ownModel(buildFromSpec(resolved.student.model, split, 'baseline', resolved.seed, 'student'));
-      baseline = built;
-      await trainPhase('training_baseline', 'baseline', built, resolved.student.training, studentX);
+      baseline = owner.ownModel(buildFromSpec(resolved.student.model, split, 'baseline', resolved.seed, 'student'));
+      enter('training_baseline');
+      await trainPhase({ phase: 'training_baseline', role: 'baseline', built: baseline, training: resolved.student.training, x: studentX, status: statusOf('training_baseline') === 'resume' ? 'resume' : 'run', stream: 'student', historyKey: 'baseline', progress });
     }
     throwIfAborted(ctx.signal);
 
     enter('evaluating');
-    const evaluate = (built: BuiltModel, x: SplitTensors) => evaluateOnTest(built.model, x.test, base.y.test, split.classNames);
-    const evals = { teacher: await evaluate(teacher, teacherX), student: await evaluate(student, studentX), baseline: baseline ? await evaluate(baseline, studentX) : undefined };
-    progress.set(0.3);
-    const latency = {
-      teacher: await measureLatency(teacher.model, teacher.inputShape),
-      student: await measureLatency(student.model, student.inputShape),
-      baseline: baseline ? await measureLatency(baseline.model, baseline.inputShape) : undefined,
-    };
+    const under = (built: BuiltModel, x: SplitTensors, key: string, origin: 'trained' | 'given' = 'trained') => ({ built, x: x.test, origin, history: history[key] ?? [] });
+    const models = [...teachers.map((t, k) => under(t.built, teacherX[k]!, teacherKey(k), t.training ? 'trained' : 'given')), under(student, studentX, 'student'), ...(baseline ? [under(baseline, studentX, 'baseline')] : [])];
+    const evaluated = await evaluateAll(models, base.y.test, split.classNames, () => progress.set(0.3));
+    const [evaluatedTeachers, evaluatedStudent, evaluatedBaseline] = [evaluated.slice(0, teachers.length), evaluated[teachers.length]!, evaluated[teachers.length + 1]];
+    const ensemble = teachers.length > 1 ? { predictions: await ensemblePredictions(evaluatedTeachers, plan.teacherWeights), weights: plan.teacherWeights, labels: split.test.y } : undefined;
 
     enter('saving');
-    const artifacts = {
-      teacher: await modelToArtifacts(teacher.model),
-      student: await modelToArtifacts(student.model),
-      baseline: baseline ? await modelToArtifacts(baseline.model) : undefined,
-    };
+    const [teacherArtifacts, studentArtifacts, baselineArtifacts] = await saveAll(evaluated, teachers.length);
     progress.set(1);
     timings.saving = round((performance.now() - phaseStart) / 1000, 3);
 
-    const modelReport = (role: ModelRole, built: BuiltModel): ModelReport => {
-      const e = evals[role]!;
-      return {
-        origin: role === 'teacher' && 'model_id' in teacherSpec ? 'given' : 'trained',
-        input_shape: built.inputShape,
-        test_accuracy: round(e.accuracy),
-        test_loss: round(e.loss),
-        per_class_accuracy: e.perClass.map((c) => ({ ...c, accuracy: c.accuracy === null ? null : round(c.accuracy) })),
-        parameters: built.model.countParams(),
-        bytes: artifactsBytes(artifacts[role]!),
-        latency_ms_per_sample: latency[role]!,
-        history: history[role] ?? [],
-      };
-    };
-    const teacherReport = modelReport('teacher', teacher);
-    const studentReport = modelReport('student', student);
-    const baselineReport = baseline ? modelReport('baseline', baseline) : undefined;
-    const report: Report = {
+    const report = assembleReport({
       backend: backend.name,
-      dataset: {
-        source: resolved.dataset.source,
-        input_shape: split.shape,
-        classes: split.classNames,
-        train_samples: split.train.y.length,
-        validation_samples: split.validation.y.length,
-        test_samples: split.test.y.length,
-      },
-      soft_targets: perBatch ? 'per_batch' : 'cached',
-      teacher: teacherReport,
-      student: studentReport,
-      ...(baselineReport ? { baseline: baselineReport } : {}),
-      compression_ratio: ratio(teacherReport.parameters, studentReport.parameters),
-      size_ratio: ratio(teacherReport.bytes, studentReport.bytes),
-      speed_up: {
-        batch_1: ratio(teacherReport.latency_ms_per_sample.batch_1, studentReport.latency_ms_per_sample.batch_1),
-        batch_256: ratio(teacherReport.latency_ms_per_sample.batch_256, studentReport.latency_ms_per_sample.batch_256),
-      },
-      teacher_student_agreement: round(agreement(evals.teacher.predictions, evals.student.predictions)),
-      distillation_gain: baselineReport ? round(studentReport.test_accuracy - baselineReport.test_accuracy) : null,
-      timings,
-      elapsed_seconds: round((resume?.elapsed_seconds ?? 0) + (performance.now() - jobStart) / 1000, 3),
       spec: resolved,
-    };
+      split,
+      softTargets: plan.mode,
+      teachers: evaluatedTeachers,
+      teacherArtifacts,
+      student: evaluatedStudent,
+      studentArtifacts,
+      ...(evaluatedBaseline && baselineArtifacts ? { baseline: { evaluated: evaluatedBaseline, artifacts: baselineArtifacts } } : {}),
+      ...(ensemble ? { ensemble } : {}),
+      ...(extended ? { distillation: distillationReport(resolved.distillation, plan, teachers.length, distillHistory) } : {}),
+      timings,
+      elapsedSeconds: round((resume?.elapsed_seconds ?? 0) + (performance.now() - jobStart) / 1000, 3),
+    });
     return {
       report,
       models: {
-        student: artifacts.student,
-        ...('model' in teacherSpec ? { teacher: artifacts.teacher } : {}),
-        ...(artifacts.baseline ? { baseline: artifacts.baseline } : {}),
+        student: studentArtifacts,
+        ...(teachers[0]!.training ? { teacher: teacherArtifacts[0]! } : {}),
+        ...(baselineArtifacts ? { baseline: baselineArtifacts } : {}),
       },
+      ...(teachers.length > 1 ? { teachers: teacherArtifacts.map((a, k) => (teachers[k]!.training ? a : null)) } : {}),
     };
   } finally {
     owner.disposeAll();

@@ -6,6 +6,9 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import type { SpecProblem } from './errors.js';
+import { DistillationSpecSchema, resolveDistillation, type ResolvedDistillation } from './spec-distillation.js';
+
+export { DistillationSpecSchema, DEFAULT_DISTILLATION, type DistillationSpec, type ResolvedDistillation } from './spec-distillation.js';
 
 const PositiveInt = (description: string, extra: object = {}) =>
   Type.Integer({ minimum: 1, description, ...extra });
@@ -14,6 +17,16 @@ const Size2 = (description: string) =>
     description,
   });
 const strict = { additionalProperties: false } as const;
+const layerName = {
+  name: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z][A-Za-z0-9_-]*$',
+      maxLength: 64,
+      description:
+        'Layer name, unique in the model: how distillation.hint / attention pairs refer to it, and its name in model.json. Default: <role>_<index>_<type>, e.g. student_0_conv2d, teacher_2_dense (presets name their layers, e.g. conv1, hidden1, logits).',
+    }),
+  ),
+};
 
 export const InputShapeSchema = Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), {
   minItems: 1,
@@ -45,6 +58,7 @@ const Padding = Type.Union([Type.Literal('valid'), Type.Literal('same')], { desc
 export const DenseLayerSchema = Type.Object(
   {
     type: Type.Literal('dense'),
+    ...layerName,
     units: PositiveInt('Output units.', { maximum: 65536 }),
     activation: Type.Optional(ActivationSchema),
     use_bias: Type.Optional(Type.Boolean({ description: 'Default: true.' })),
@@ -54,6 +68,7 @@ export const DenseLayerSchema = Type.Object(
 export const Conv2dLayerSchema = Type.Object(
   {
     type: Type.Literal('conv2d'),
+    ...layerName,
     filters: PositiveInt('Output channels.', { maximum: 4096 }),
     kernel_size: Size2('Kernel height and width (one number for a square kernel).'),
     strides: Type.Optional(Size2('Default: 1.')),
@@ -63,20 +78,22 @@ export const Conv2dLayerSchema = Type.Object(
   strict,
 );
 const poolFields = {
+  ...layerName,
   pool_size: Type.Optional(Size2('Default: 2.')),
   strides: Type.Optional(Size2('Default: pool_size.')),
   padding: Type.Optional(Padding),
 };
 export const MaxPooling2dLayerSchema = Type.Object({ type: Type.Literal('maxPooling2d'), ...poolFields }, strict);
 export const AveragePooling2dLayerSchema = Type.Object({ type: Type.Literal('averagePooling2d'), ...poolFields }, strict);
-export const FlattenLayerSchema = Type.Object({ type: Type.Literal('flatten') }, strict);
+export const FlattenLayerSchema = Type.Object({ type: Type.Literal('flatten'), ...layerName }, strict);
 export const DropoutLayerSchema = Type.Object(
-  { type: Type.Literal('dropout'), rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of units dropped while training.' }) },
+  { type: Type.Literal('dropout'), ...layerName, rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of units dropped while training.' }) },
   strict,
 );
 export const BatchNormalizationLayerSchema = Type.Object(
   {
     type: Type.Literal('batchNormalization'),
+    ...layerName,
     momentum: Type.Optional(
       Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Moving-average momentum. Default: 0.9 (Keras\' 0.99 converges too slowly for short jobs).' }),
     ),
@@ -84,7 +101,7 @@ export const BatchNormalizationLayerSchema = Type.Object(
   },
   strict,
 );
-export const ActivationLayerSchema = Type.Object({ type: Type.Literal('activation'), activation: ActivationSchema }, strict);
+export const ActivationLayerSchema = Type.Object({ type: Type.Literal('activation'), ...layerName, activation: ActivationSchema }, strict);
 
 export const LayerSpecSchema = Type.Union([
   DenseLayerSchema,
@@ -114,7 +131,10 @@ export const PresetModelSchema = Type.Object(
       ],
       {
       description:
-          'hinton-teacher: 784-1200-1200-classes with dropout; hinton-student: 784-800-800-classes; cnn-teacher / cnn-student: small convnets; mlp-tiny: one hidden layer of 32; linear: softmax regression.',
+          'hinton-teacher: 784-1200-1200-classes with dropout; hinton-student: 784-800-800-classes; cnn-teacher / cnn-student: small convnets; mlp-tiny: one hidden layer of 32; linear: softmax regression. ' +
+          'Layer names: hinton-teacher input_dropout, hidden1, dropout1, hidden2, dropout2, logits; hinton-student hidden1, hidden2, logits; ' +
+          'cnn-teacher conv1, pool1, conv2, pool2, flatten, dropout, hidden, logits; cnn-student conv1, pool1, conv2, pool2, flatten, logits; ' +
+          'mlp-tiny hidden, logits; linear logits (a model reading images starts with a layer named flatten, except the CNNs).',
       },
     ),
     input_shape: Type.Optional(InputShapeSchema),
@@ -191,27 +211,17 @@ export type TeacherSpec = Static<typeof TeacherSpecSchema>;
 export const StudentSpecSchema = Type.Object({ model: ModelSpecSchema, training: Type.Optional(TrainingSpecSchema) }, strict);
 export type StudentSpec = Static<typeof StudentSpecSchema>;
 
-export const DistillationSpecSchema = Type.Object(
-  {
-    temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'Softmax temperature T. Default: 4.', default: 4 })),
-    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Weight α of the soft-target term; (1-α) weighs the hard labels. Default: 0.9.', default: 0.9 })),
-    baseline: Type.Optional(Type.Boolean({ description: 'Also train the student on hard labels only, same budget, for comparison. Default: false.', default: false })),
-    method: Type.Optional(Type.Array(Type.Literal('logits'), { minItems: 1, maxItems: 1, uniqueItems: true, description: "What knowledge is transferred. Default: ['logits']." })),
-    soft_targets: Type.Optional(
-      Type.Union([Type.Literal('auto'), Type.Literal('cached'), Type.Literal('per_batch')], {
-        description: 'cached: teacher logits computed once; per_batch: teacher run on every batch (the textbook loop). Default: auto (cached, as no augmentation changes inputs).',
-        default: 'auto',
-      }),
-    ),
-  },
-  strict,
-);
-export type DistillationSpec = Static<typeof DistillationSpecSchema>;
-
 export const EngineSpecSchema = Type.Object(
   {
     dataset: DatasetSpecSchema,
-    teacher: TeacherSpecSchema,
+    teacher: Type.Optional(TeacherSpecSchema),
+    teachers: Type.Optional(
+      Type.Array(TeacherSpecSchema, {
+        minItems: 1,
+        maxItems: 8,
+        description: 'Several teachers instead of `teacher`, each given like `teacher`, all with one output per class: soft targets are their (weighted, see distillation.teacher_weights) mean.',
+      }),
+    ),
     student: StudentSpecSchema,
     distillation: Type.Optional(DistillationSpecSchema),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seeds splits, shuffles, initializers and dropout. Default: 42.', default: 42 })),
@@ -222,26 +232,35 @@ export type EngineSpec = Static<typeof EngineSpecSchema>;
 
 /** Every default filled in: what a job actually runs, and what the report echoes. */
 export type ResolvedTraining = Required<TrainingSpec>;
+export type ResolvedTeacher = { model: ModelSpec; training: ResolvedTraining } | { model_id: string };
 export interface ResolvedSpec {
   dataset: DatasetSpec & { validation_fraction: number; test_fraction: number };
-  teacher: { model: ModelSpec; training: ResolvedTraining } | { model_id: string };
+  /** Exactly one of teacher and teachers, as the job gave it. */
+  teacher?: ResolvedTeacher;
+  teachers?: ResolvedTeacher[];
   student: { model: ModelSpec; training: ResolvedTraining };
-  distillation: Required<DistillationSpec>;
+  distillation: ResolvedDistillation;
   seed: number;
 }
 
 export const DEFAULT_TRAINING: ResolvedTraining = { epochs: 5, batch_size: 128, optimizer: 'adam', learning_rate: 0.001 };
-export const DEFAULT_DISTILLATION: Required<DistillationSpec> = { temperature: 4, alpha: 0.9, baseline: false, method: ['logits'], soft_targets: 'auto' };
 
 export function withDefaults(spec: EngineSpec): ResolvedSpec {
-  const teacher = spec.teacher;
+  const resolveTeacher = (t: TeacherSpec): ResolvedTeacher =>
+    'model_id' in t ? { model_id: t.model_id } : { model: t.model, training: { ...DEFAULT_TRAINING, ...t.training } };
   return {
     dataset: { ...spec.dataset, validation_fraction: spec.dataset.validation_fraction ?? 0.1, test_fraction: spec.dataset.test_fraction ?? 0.2 },
-    teacher: 'model_id' in teacher ? { model_id: teacher.model_id } : { model: teacher.model, training: { ...DEFAULT_TRAINING, ...teacher.training } },
+    ...(spec.teacher ? { teacher: resolveTeacher(spec.teacher) } : {}),
+    ...(spec.teachers ? { teachers: spec.teachers.map(resolveTeacher) } : {}),
     student: { model: spec.student.model, training: { ...DEFAULT_TRAINING, ...spec.student.training } },
-    distillation: { ...DEFAULT_DISTILLATION, ...spec.distillation },
+    distillation: resolveDistillation(spec.distillation),
     seed: spec.seed ?? 42,
   };
+}
+
+/** The job's teachers in order: `teachers`, or the one `teacher`. */
+export function teacherList(spec: Pick<ResolvedSpec, 'teacher' | 'teachers'>): ResolvedTeacher[] {
+  return spec.teachers ?? (spec.teacher ? [spec.teacher] : []);
 }
 
 /** JSON-Schema problems of an unknown value against a schema, as JSON pointers and messages. */

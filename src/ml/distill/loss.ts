@@ -25,10 +25,28 @@ export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scala
 
 /** KL(softmax(teacher/T) ‖ softmax(student/T)), summed over classes, averaged over the batch. */
 export function softTargetKl(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D, temperature: number): tf.Scalar {
+  return tf.tidy(() => klFromLogProbs(tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, studentLogits, temperature));
+}
+
+/** KL(p ‖ softmax(student/T)) for soft targets given as log-probabilities log p, batch mean. */
+export function klFromLogProbs(logP: tf.Tensor2D, studentLogits: tf.Tensor2D, temperature: number): tf.Scalar {
   return tf.tidy(() => {
-    const logP = tf.logSoftmax(tf.div(teacherLogits, temperature));
     const logQ = tf.logSoftmax(tf.div(studentLogits, temperature));
     return tf.mean(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), 1)) as tf.Scalar;
+  });
+}
+
+/**
+ * Soft targets of several teachers, as log-probabilities: log Σ_k w_k·softmax(t_k/T) with the
+ * weights normalised to sum to 1, computed as a log-sum-exp so no probability underflows. One
+ * teacher gives exactly logSoftmax(t/T).
+ */
+export function ensembleLogProbs(teacherLogits: readonly tf.Tensor2D[], weights: readonly number[], temperature: number): tf.Tensor2D {
+  return tf.tidy((): tf.Tensor2D => {
+    if (teacherLogits.length === 1) return tf.logSoftmax(tf.div(teacherLogits[0]!, temperature)) as tf.Tensor2D;
+    const total = weights.reduce((a, b) => a + b, 0);
+    const terms = teacherLogits.flatMap((t, k) => (weights[k]! > 0 ? [tf.add(tf.logSoftmax(tf.div(t, temperature)), Math.log(weights[k]! / total))] : []));
+    return tf.logSumExp(tf.stack(terms), 0) as tf.Tensor2D;
   });
 }
 

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed } from '../rng.js';
 import type { LayerSpec } from '../spec.js';
+import { layerName } from './presets.js';
 
 const pair = (v: number | number[] | undefined, fallback: number): [number, number] =>
   v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0] ?? fallback, v[1] ?? fallback];
@@ -45,13 +46,13 @@ function makeLayer(spec: LayerSpec, name: string, seed: number, inputShape: numb
 }
 
 /**
- * A sequential model; `role` prefixes layer names and, with `seed`, seeds every initializer.
+ * A sequential model; `role` prefixes the default layer names (see layerName) and, with `seed`, seeds every initializer.
  * `seedRole` lets the baseline start from exactly the distilled student's initial weights.
  */
 export function buildModel(layers: readonly LayerSpec[], inputShape: readonly number[], role: string, seed: number, seedRole = role): tf.Sequential {
   return tf.sequential({
     name: role,
-    layers: layers.map((spec, i) => makeLayer(spec, `${role}_${i}_${spec.type}`, deriveSeed(seed, seedRole, i), i === 0 ? [...inputShape] : undefined)),
+    layers: layers.map((spec, i) => makeLayer(spec, layerName(spec, i, role), deriveSeed(seed, seedRole, i), i === 0 ? [...inputShape] : undefined)),
   });
 }
 
@@ -65,6 +66,38 @@ export function outputsProbabilities(model: tf.LayersModel): boolean {
 export function logitsOf(model: tf.LayersModel, x: tf.Tensor, training: boolean, probabilities = outputsProbabilities(model)): tf.Tensor2D {
   const out = model.apply(x, { training }) as tf.Tensor2D;
   return probabilities ? tf.log(tf.clipByValue(out, 1e-7, 1)) : out;
+}
+
+export interface TappedOutputs {
+  logits: tf.Tensor2D;
+  /** The outputs of the tapped layers, in the order asked for. */
+  taps: tf.Tensor[];
+}
+
+/**
+ * A forward pass that also returns the outputs of named layers (one pass, shared weights: gradients
+ * reach the model's own variables). Without taps it is exactly `logitsOf`.
+ */
+export function tappedForward(model: tf.LayersModel, names: readonly string[]): (x: tf.Tensor, training: boolean) => TappedOutputs {
+  const probabilities = outputsProbabilities(model);
+  if (names.length === 0) return (x, training) => ({ logits: logitsOf(model, x, training, probabilities), taps: [] });
+  const final = model.outputs[0]!;
+  const extra = [...new Set(names)].filter((n) => model.getLayer(n).output !== final);
+  // A functional view over the same layers. It owns no weights and is never disposed: disposing it
+  // would release the layers (and so the model's own weights) it shares.
+  const view = tf.model({ inputs: model.inputs, outputs: [final, ...extra.map((n) => model.getLayer(n).output as tf.SymbolicTensor)] });
+  const slot = names.map((n) => 1 + extra.indexOf(n)); // 0 (the model's output) when not in `extra`
+  return (x, training) => {
+    const outs = view.apply(x, { training }) as tf.Tensor[];
+    const taps = slot.map((i) => outs[i]!);
+    const out = outs[0] as tf.Tensor2D;
+    return { logits: probabilities ? tf.log(tf.clipByValue(out, 1e-7, 1)) : out, taps };
+  };
+}
+
+/** Name → output shape (per sample) of every layer of a built model. */
+export function layerShapes(model: tf.LayersModel): Map<string, number[]> {
+  return new Map(model.layers.map((l) => [l.name, (l.outputShape as number[]).slice(1)]));
 }
 
 /** Logits for many samples, in batches, outside any gradient tape; yields to the event loop as it goes. */

@@ -22,48 +22,53 @@ export function asImageShape(shape: readonly number[]): [number, number, number]
   return shape.length === 1 && side > 1 && side * side === shape[0] ? [side, side, 1] : undefined;
 }
 
-/** The layer list of a model spec; presets end in a dense layer of `classes` logits. */
+/** The layer list of a model spec; presets end in a dense layer of `classes` logits, and name every layer. */
 export function modelLayers(model: ModelSpec, inputShape: readonly number[] | undefined, classes: number): LayerSpec[] {
   if ('layers' in model) return model.layers;
-  const flatten: LayerSpec[] = inputShape && inputShape.length > 1 ? [{ type: 'flatten' }] : [];
-  const logits: LayerSpec = { type: 'dense', units: classes };
+  const flatten: LayerSpec[] = inputShape && inputShape.length > 1 ? [{ type: 'flatten', name: 'flatten' }] : [];
+  const logits: LayerSpec = { type: 'dense', name: 'logits', units: classes };
   switch (model.preset) {
     case 'hinton-teacher':
       // Hinton, Vinyals & Dean (2015), MNIST: two hidden layers of 1200 ReLUs, dropout on inputs and hidden units.
       return [
         ...flatten,
-        { type: 'dropout', rate: 0.2 },
-        { type: 'dense', units: 1200, activation: 'relu' },
-        { type: 'dropout', rate: 0.5 },
-        { type: 'dense', units: 1200, activation: 'relu' },
-        { type: 'dropout', rate: 0.5 },
+        { type: 'dropout', name: 'input_dropout', rate: 0.2 },
+        { type: 'dense', name: 'hidden1', units: 1200, activation: 'relu' },
+        { type: 'dropout', name: 'dropout1', rate: 0.5 },
+        { type: 'dense', name: 'hidden2', units: 1200, activation: 'relu' },
+        { type: 'dropout', name: 'dropout2', rate: 0.5 },
         logits,
       ];
     case 'hinton-student':
-      return [...flatten, { type: 'dense', units: 800, activation: 'relu' }, { type: 'dense', units: 800, activation: 'relu' }, logits];
+      return [...flatten, { type: 'dense', name: 'hidden1', units: 800, activation: 'relu' }, { type: 'dense', name: 'hidden2', units: 800, activation: 'relu' }, logits];
     case 'cnn-teacher':
       return [
-        { type: 'conv2d', filters: 32, kernel_size: 3, activation: 'relu', padding: 'same' },
-        { type: 'maxPooling2d', pool_size: 2 },
-        { type: 'conv2d', filters: 64, kernel_size: 3, activation: 'relu', padding: 'same' },
-        { type: 'maxPooling2d', pool_size: 2 },
-        { type: 'flatten' },
-        { type: 'dropout', rate: 0.3 },
-        { type: 'dense', units: 128, activation: 'relu' },
+        { type: 'conv2d', name: 'conv1', filters: 32, kernel_size: 3, activation: 'relu', padding: 'same' },
+        { type: 'maxPooling2d', name: 'pool1', pool_size: 2 },
+        { type: 'conv2d', name: 'conv2', filters: 64, kernel_size: 3, activation: 'relu', padding: 'same' },
+        { type: 'maxPooling2d', name: 'pool2', pool_size: 2 },
+        { type: 'flatten', name: 'flatten' },
+        { type: 'dropout', name: 'dropout', rate: 0.3 },
+        { type: 'dense', name: 'hidden', units: 128, activation: 'relu' },
         logits,
       ];
     case 'cnn-student':
       return [
-        { type: 'conv2d', filters: 8, kernel_size: 3, activation: 'relu', padding: 'same' },
-        { type: 'maxPooling2d', pool_size: 2 },
-        { type: 'conv2d', filters: 16, kernel_size: 3, activation: 'relu', padding: 'same' },
-        { type: 'maxPooling2d', pool_size: 2 },
-        { type: 'flatten' },
+        { type: 'conv2d', name: 'conv1', filters: 8, kernel_size: 3, activation: 'relu', padding: 'same' },
+        { type: 'maxPooling2d', name: 'pool1', pool_size: 2 },
+        { type: 'conv2d', name: 'conv2', filters: 16, kernel_size: 3, activation: 'relu', padding: 'same' },
+        { type: 'maxPooling2d', name: 'pool2', pool_size: 2 },
+        { type: 'flatten', name: 'flatten' },
         logits,
       ];
     case 'mlp-tiny':
-      return [...flatten, { type: 'dense', units: 32, activation: 'relu' }, logits];
+      return [...flatten, { type: 'dense', name: 'hidden', units: 32, activation: 'relu' }, logits];
     case 'linear':
       return [...flatten, logits];
   }
+}
+
+/** The name a layer gets in the built model: its own, else <role>_<index>_<type>. */
+export function layerName(layer: LayerSpec, index: number, role: string): string {
+  return layer.name ?? `${role}_${index}_${layer.type}`;
 }

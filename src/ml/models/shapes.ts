@@ -7,6 +7,8 @@ import type { LayerSpec } from '../spec.js';
 export interface ShapeWalk {
   /** Sample shape after each layer; undefined from the first layer that cannot be applied on. */
   output?: number[];
+  /** Sample shape after each layer walked (all of them when there is no problem). */
+  shapes: number[][];
   /** Multiply-adds of one forward pass per sample (dense and conv only). */
   macs: number;
   problems: Array<{ path: string; message: string }>;
@@ -23,13 +25,14 @@ export function walkLayers(layers: readonly LayerSpec[], inputShape: readonly nu
   let shape = [...inputShape];
   let macs = 0;
   const problems: ShapeWalk['problems'] = [];
+  const shapes: number[][] = [];
   for (const [i, layer] of layers.entries()) {
     const at = (field: string) => `/layers/${i}/${field}`;
     switch (layer.type) {
       case 'dense': {
         if (shape.length !== 1) {
           problems.push({ path: at('type'), message: `dense needs a flat input but receives [${shape}]: add a flatten layer before layer ${i}` });
-          return { macs, problems };
+          return { macs, problems, shapes };
         }
         macs += shape[0]! * layer.units;
         shape = [layer.units];
@@ -40,7 +43,7 @@ export function walkLayers(layers: readonly LayerSpec[], inputShape: readonly nu
       case 'averagePooling2d': {
         if (shape.length !== 3) {
           problems.push({ path: at('type'), message: `${layer.type} needs an image input [height, width, channels] but receives [${shape}]: set the model's input_shape, e.g. [28,28,1]` });
-          return { macs, problems };
+          return { macs, problems, shapes };
         }
         const [h, w, c] = shape as [number, number, number];
         const isConv = layer.type === 'conv2d';
@@ -50,7 +53,7 @@ export function walkLayers(layers: readonly LayerSpec[], inputShape: readonly nu
         const ow = spatialOut(w, kw, sw, layer.padding);
         if (oh < 1 || ow < 1) {
           problems.push({ path: at(isConv ? 'kernel_size' : 'pool_size'), message: `window ${kh}×${kw} does not fit the ${h}×${w} input of layer ${i}` });
-          return { macs, problems };
+          return { macs, problems, shapes };
         }
         const channels = layer.type === 'conv2d' ? layer.filters : c;
         if (layer.type === 'conv2d') macs += oh * ow * channels * kh * kw * c;
@@ -65,6 +68,7 @@ export function walkLayers(layers: readonly LayerSpec[], inputShape: readonly nu
       case 'activation':
         break;
     }
+    shapes.push(shape);
   }
-  return { output: shape, macs, problems };
+  return { output: shape, macs, problems, shapes };
 }

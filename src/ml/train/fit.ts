@@ -4,18 +4,14 @@
  * steps and once per epoch, checks the abort signal between batches and yields to the event loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import { distillationLoss, crossEntropy } from '../distill/loss.js';
+import { crossEntropy } from '../distill/loss.js';
+import type { DistillObjective } from '../distill/objective.js';
 import { JobCancelledError } from '../errors.js';
 import type { EngineEvent, ModelRole, TrainingPhase } from '../events.js';
 import { dropoutLayers, logitsOf, outputsProbabilities } from '../models/build.js';
-import type { ProgressTracker } from '../progress.js';
+import type { PhaseProgress } from '../progress.js';
 import { Rng, deriveSeed } from '../rng.js';
 import { evaluateLogits } from './evaluate.js';
-
-/** Where a distilled student's soft targets come from. */
-export type SoftTargetSource =
-  | { kind: 'cached'; logits: tf.Tensor2D }
-  | { kind: 'per_batch'; teacher: tf.LayersModel; x: tf.Tensor };
 
 export interface FitTask {
   role: ModelRole;
@@ -25,7 +21,8 @@ export interface FitTask {
   learningRate: number;
   train: { x: tf.Tensor; y: tf.Tensor1D };
   validation?: { x: tf.Tensor; y: tf.Tensor1D };
-  distill?: { temperature: number; alpha: number; targets: SoftTargetSource };
+  /** A distilled student: its loss, and the teachers' targets it reads per batch. */
+  distill?: DistillObjective;
   epochs: number;
   batchSize: number;
   /** Epochs already done (resuming): training continues with epoch `startEpoch + 1`. */
@@ -37,11 +34,23 @@ export interface FitTask {
 
 export interface FitControl {
   emit(e: EngineEvent): void;
-  progress: ProgressTracker;
+  progress: PhaseProgress;
   signal?: AbortSignal;
   metricsEvery?: number;
   /** Awaited after each epoch (the checkpoint is persisted before training goes on). */
-  afterEpoch(epoch: number, summary: EpochSummary): Promise<void>;
+  afterEpoch(epoch: number, summary: EpochSummary, terms?: EpochTerms): Promise<void>;
+}
+
+/** A distilled student's epoch: temperature and α used, and each loss term's mean over the epoch. */
+export interface EpochTerms {
+  epoch: number;
+  temperature: number;
+  alpha: number;
+  loss: number;
+  ce: number;
+  kd?: number;
+  hint?: number;
+  attention?: number;
 }
 
 export interface EpochSummary {
@@ -77,8 +86,10 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
     const epochStart = performance.now();
     // The shuffle of epoch k depends only on (seed, stream, k): a resumed run sees the same batches.
     const order = tf.tensor1d(new Rng(deriveSeed(task.seed, task.randomStream, 'epoch', epoch)).permutation(n), 'int32');
-    let lossSum: tf.Scalar = tf.scalar(0);
-    let correctSum: tf.Scalar = tf.scalar(0);
+    let terms: EpochTerms | undefined;
+    const termCount = task.distill ? task.distill.terms.length : 0;
+    // Per epoch: Σ size·loss, Σ correct, Σ size·term for each reported term.
+    let sums: tf.Tensor1D = tf.zeros([2 + termCount]);
     let lastMetrics = { at: performance.now(), samples: 0 };
     try {
       for (let step = 1; step <= steps; step++) {
@@ -87,35 +98,34 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
         const size = Math.min(task.batchSize, n - start);
         dropouts.forEach((layer, i) => (layer.seed = deriveSeed(task.seed, task.randomStream, epoch, step, i)));
         let aux: tf.Tensor1D | undefined;
-        const sums = tf.tidy(() => {
+        const next = tf.tidy(() => {
           const idx = order.slice(start, size);
           const xb = tf.gather(task.train.x, idx);
           const yb = tf.gather(task.train.y, idx) as tf.Tensor1D;
-          // Teacher logits are computed outside minimize(): nothing of the teacher goes on the tape.
-          const teacherLogits = task.distill ? softTargetsFor(task.distill.targets, idx) : undefined;
-          const cost = task.optimizer.minimize(() => {
-            const logits = logitsOf(task.model, xb, true, probabilities);
-            const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), yb), 'float32'));
-            if (!task.distill || !teacherLogits) {
+          // Teacher outputs are computed outside minimize(): nothing of the teachers goes on the tape.
+          const targets = task.distill?.setup.targets.batch(idx);
+          task.optimizer.minimize(() => {
+            if (!task.distill || !targets) {
+              const logits = logitsOf(task.model, xb, true, probabilities);
               const ce = crossEntropy(yb, logits);
-              aux = tf.keep(tf.stack([ce, ce, tf.scalar(0), correct]) as tf.Tensor1D);
+              aux = tf.keep(tf.stack([ce, correctOf(logits, yb)]) as tf.Tensor1D);
               return ce;
             }
-            const terms = distillationLoss(yb, logits, teacherLogits, task.distill.temperature, task.distill.alpha);
-            aux = tf.keep(tf.stack([terms.loss, terms.ce, terms.kd, correct]) as tf.Tensor1D);
-            return terms.loss;
-          }, true)!;
-          return [tf.add(lossSum, tf.mul(cost, size)) as tf.Scalar, tf.add(correctSum, aux!.gather(3)) as tf.Scalar] as const;
+            const value = task.distill.evaluate(epoch, xb, yb, targets);
+            aux = tf.keep(tf.stack([value.loss, correctOf(value.logits, yb), ...value.terms]) as tf.Tensor1D);
+            return value.loss;
+          });
+          // [loss, correct, ...terms]: every entry but `correct` is a batch mean, weighted by size.
+          const weights = tf.tensor1d([size, 1, ...new Array<number>(termCount).fill(size)]);
+          return tf.add(sums, tf.mul(aux!, weights)) as tf.Tensor1D;
         });
-        lossSum.dispose();
-        correctSum.dispose();
-        lossSum = sums[0];
-        correctSum = sums[1];
+        sums.dispose();
+        sums = next;
         lastMetrics.samples += size;
         const now = performance.now();
         control.progress.set((epoch - 1 + step / steps) / task.epochs);
         if (step % metricsEvery === 0 || step === steps || now - lastMetrics.at > METRICS_AT_LEAST_EVERY_MS) {
-          const [loss, ce, kd, correct] = aux!.dataSync();
+          const [loss, correct, ...terms] = aux!.dataSync();
           const seconds = Math.max((performance.now() - lastMetrics.at) / 1000, 1e-6);
           control.emit({
             type: 'metrics',
@@ -124,7 +134,8 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
             epoch,
             step,
             loss: loss!,
-            ...(task.distill ? { ce: ce!, kd: kd! } : {}),
+            ...(task.distill ? Object.fromEntries(task.distill.terms.map((t, i) => [t, terms[i]!])) : {}),
+            ...(task.distill?.scheduled ? task.distill.settings(epoch) : {}),
             accuracy: correct! / size,
             samples_per_second: Math.round(lastMetrics.samples / seconds),
             progress: control.progress.snapshot(epoch, task.epochs, step, steps),
@@ -137,10 +148,14 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
           lastYield = performance.now();
         }
       }
+      const [lossTotal, correctTotal, ...termTotals] = sums.dataSync();
+      if (task.distill) {
+        terms = { epoch, ...task.distill.settings(epoch), loss: lossTotal! / n, ...Object.fromEntries(task.distill.terms.map((t, i) => [t, termTotals[i]! / n])) } as EpochTerms;
+      }
       const summary: EpochSummary = {
         epoch,
-        train_loss: lossSum.dataSync()[0]! / n,
-        train_accuracy: correctSum.dataSync()[0]! / n,
+        train_loss: lossTotal! / n,
+        train_accuracy: correctTotal! / n,
         val_loss: null,
         val_accuracy: null,
         seconds: 0,
@@ -168,17 +183,15 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
       });
     } finally {
       order.dispose();
-      lossSum.dispose();
-      correctSum.dispose();
+      sums.dispose();
     }
-    await control.afterEpoch(epoch, history[history.length - 1]!);
+    await control.afterEpoch(epoch, history[history.length - 1]!, terms);
     await yieldToEventLoop();
     lastYield = performance.now();
   }
   return history;
 }
 
-function softTargetsFor(source: SoftTargetSource, idx: tf.Tensor1D): tf.Tensor2D {
-  if (source.kind === 'cached') return tf.gather(source.logits, idx);
-  return logitsOf(source.teacher, tf.gather(source.x, idx), false);
+function correctOf(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
 }

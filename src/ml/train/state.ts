@@ -51,19 +51,37 @@ export function writeModelWeights(model: tf.LayersModel, weights: readonly Store
   tensors.forEach((t) => t.dispose());
 }
 
+/**
+ * Adam's running powers β₁ᵗ and β₂ᵗ. Training accumulates them by one float32 multiplication per
+ * step, but tfjs' setWeights recomputes them as pow(β, t), which can differ in the last bit: a resumed
+ * Adam would then drift from the uninterrupted run. Checkpoints carry the accumulated values.
+ */
+const ADAM_POWERS = ['adam/acc_beta1', 'adam/acc_beta2'] as const;
+function adamPowers(optimizer: tf.Optimizer): [tf.Variable, tf.Variable] | undefined {
+  const o = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return optimizer.getClassName() === 'Adam' && o.accBeta1 && o.accBeta2 ? [o.accBeta1, o.accBeta2] : undefined;
+}
+
 export async function readOptimizerState(optimizer: tf.Optimizer): Promise<StoredTensor[]> {
   const named = await optimizer.getWeights();
   const out = named.map((n) => store(n.name, n.tensor));
   // The iteration count is a fresh scalar; every other entry is the optimizer's live slot variable.
   named[0]?.tensor.dispose();
+  const powers = adamPowers(optimizer);
+  if (powers && out.length > 1) out.push(...powers.map((p, i) => store(ADAM_POWERS[i]!, p)));
   return out;
 }
 
 /** Restores slots into a fresh optimizer (one that has not taken a step: it owns no slots yet). */
 export async function writeOptimizerState(optimizer: tf.Optimizer, state: readonly StoredTensor[]): Promise<void> {
-  if (state.length === 0) return;
-  const named = state.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, s.dtype) }));
+  const isPower = (s: StoredTensor) => (ADAM_POWERS as readonly string[]).includes(s.name);
+  const slots = state.filter((s) => !isPower(s));
+  if (slots.length === 0) return;
+  const named = slots.map((s) => ({ name: s.name, tensor: tf.tensor(s.data, s.shape, s.dtype) }));
   await optimizer.setWeights(named);
   // setWeights copies each slot into a new variable; our tensors are ours to free.
   named.forEach((n) => n.tensor.dispose());
+  const powers = adamPowers(optimizer);
+  const stored = state.filter(isPower);
+  if (powers && stored.length === 2) powers.forEach((p, i) => tf.tidy(() => p.assign(tf.scalar(stored[i]!.data[0]!))));
 }
