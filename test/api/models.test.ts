@@ -91,7 +91,8 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
     // load shedding would answer with 503s.
     teacher = await trainTeacher();
     // No worker at first: a job stays queued, so deleting its teacher is refused deterministically.
-    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) } });
+    // This process also runs tfjs for the test (predictions, loading): no load shedding on event-loop lag.
+    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_EVENT_LOOP_DELAY_MS: '0' } });
   });
   after(async () => {
     teacher?.dispose();
