@@ -31,8 +31,17 @@ export interface ResponseObject {
   headers?: Record<string, Header | { $ref: string }>;
   content?: Record<string, MediaType>;
 }
+export interface SecurityScheme {
+  type: 'http' | 'apiKey' | string;
+  scheme?: string;
+  in?: 'query' | 'header' | 'cookie';
+  name?: string;
+}
+export type SecurityRequirement = Record<string, string[]>;
+
 export interface Operation {
   operationId: string;
+  security?: SecurityRequirement[];
   parameters?: Array<Parameter | { $ref: string }>;
   requestBody?: { required?: boolean; content: Record<string, MediaType> };
   responses: Record<string, ResponseObject | { $ref: string }>;
@@ -45,7 +54,9 @@ export const HTTP_METHODS: HttpMethod[] = ['get', 'put', 'post', 'delete', 'opti
 export interface OpenApiDocument {
   openapi: string;
   paths: Record<string, PathItem>;
+  security?: SecurityRequirement[];
   components: {
+    securitySchemes?: Record<string, SecurityScheme>;
     schemas: Record<string, Schema>;
     parameters?: Record<string, Parameter>;
     headers?: Record<string, Header>;
@@ -124,6 +135,17 @@ export class Contract {
     const operation = this.doc.paths[path]?.[method.toLowerCase() as HttpMethod];
     assert.ok(operation, `${method.toUpperCase()} ${path} is not documented`);
     return operation;
+  }
+
+  /** The security schemes an operation accepts (its own `security`, else the document's), by name. */
+  securitySchemes(method: string, path: string): Record<string, SecurityScheme> {
+    const requirements = this.operation(method, path).security ?? this.doc.security ?? [];
+    const names = new Set(requirements.flatMap((r) => Object.keys(r)));
+    return Object.fromEntries([...names].map((name) => {
+      const scheme = this.doc.components.securitySchemes?.[name];
+      assert.ok(scheme, `security scheme ${name} is not defined`);
+      return [name, scheme];
+    }));
   }
 
   /** Path-level and operation-level parameters, resolved. */
@@ -205,7 +227,10 @@ export class Contract {
     const parameters = this.parameters(method, matched.path);
     const problems: string[] = [];
     const query = new URL(url, 'http://x').searchParams;
+    // A credential in the query (the wsTicket scheme's `ticket`) is the security scheme's, not a parameter.
+    const credentials = Object.values(this.securitySchemes(method, matched.path)).filter((s) => s.type === 'apiKey' && s.in === 'query').map((s) => s.name);
     for (const name of new Set(query.keys())) {
+      if (credentials.includes(name)) continue;
       const p = parameters.find((q) => q.in === 'query' && q.name === name);
       if (!p) problems.push(`query ${name}: not a documented parameter`);
       else if (p.schema) problems.push(...this.errors(p.schema, headerValue(query.get(name)!, this.resolveSchema(p.schema))).map((e) => `query ${name}: ${e}`));
