@@ -47,9 +47,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   registerErrorHandling(app);
   await registerObservability(app, deps);
+  // Before auth: its onRequest hook marks upgrades, so an upgrade that auth refuses still has its socket closed.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerAuth(app, deps);
   await registerLimits(app, deps);
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await registerDocs(app);
   await app.register(dashboard);
   for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes, datasetRoutes, modelRoutes]) {
