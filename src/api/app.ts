@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js';
 import { registerAuth } from './plugins/auth.js';
 import { dashboard } from './plugins/dashboard.js';
 import { registerDocs } from './plugins/docs.js';
+import { clientErrorHandler, registerInputGuards } from './plugins/input-guards.js';
 import { registerLimits } from './plugins/limits.js';
 import { registerObservability } from './plugins/observability.js';
 import { registerErrorHandling, sendProblem } from './plugins/errors.js';
@@ -24,8 +25,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     disableRequestLogging: true,
     // A URL Fastify cannot even route (bad percent-encoding) still gets a problem+json answer.
     frameworkErrors: (err, req, reply) => {
+      // An upgrade refused here never reaches @fastify/websocket's hooks, which would close its socket.
+      if (req.headers.upgrade) reply.raw.once('finish', () => reply.raw.socket?.destroy());
       void sendProblem(reply, new ApiProblem(400, 'bad_request', err.message), req.url);
     },
+    clientErrorHandler,
     bodyLimit: deps.config.MAX_BODY_BYTES,
     genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].length <= 128
       ? req.headers['x-request-id']
@@ -51,6 +55,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerAuth(app, deps);
   await registerLimits(app, deps);
+  registerInputGuards(app);
   await registerDocs(app);
   await app.register(dashboard);
   for (const routes of [healthRoutes, jobRoutes, eventRoutes, artifactRoutes, wsTicketRoutes, datasetRoutes, modelRoutes]) {

@@ -16,7 +16,8 @@ export async function registerLimits(app: FastifyInstance, deps: ApiDeps): Promi
   });
   await app.register(rateLimit, {
     global: true,
-    hook: 'preHandler', // after authentication, so the budget is the tenant's
+    // After authentication (the budget is the tenant's), before validation (refused requests count too).
+    hook: 'preValidation',
     max: deps.config.RATE_LIMIT_PER_MINUTE,
     timeWindow: 60_000,
     redis: deps.redis,

@@ -22,15 +22,6 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const body = req.body;
     const { tenantId } = req.caller;
     const spec = pickEngineSpec(body) as unknown as Record<string, unknown>;
-    // The datasets and models it names: present, ready, and of shapes that fit (facts for the engine's checks).
-    const refs = await checkReferences(db, tenantId, spec);
-    const problems = [...refs.problems, ...specProblems(spec, deps.config, refs.facts)];
-    if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
-      problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
-    }
-    if (problems.length) throw invalidRequest(problems);
-    await enforceQuotas(deps, tenantId);
-
     const key = req.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > 255)) {
       throw new ApiProblem(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 characters');
@@ -44,7 +35,16 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         if (job) return reply.code(201).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(toJobObject(job));
       }
     }
+    // After the replay: a retried request gets its job back even if the tenant is at its quota now.
     try {
+      // The datasets and models it names: present, ready, and of shapes that fit (facts for the engine's checks).
+      const refs = await checkReferences(db, tenantId, spec);
+      const problems = [...refs.problems, ...specProblems(spec, deps.config, refs.facts)];
+      if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
+        problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
+      }
+      if (problems.length) throw invalidRequest(problems);
+      await enforceQuotas(deps, tenantId);
       const job = await submitJob(
         { db, redis: deps.redis, queue: deps.queue, channelPrefix: deps.channelPrefix, attempts: deps.config.JOB_ATTEMPTS, log: req.log },
         {

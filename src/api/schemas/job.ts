@@ -54,8 +54,11 @@ export const ListQuery = Type.Object(
 
 export const EventsQuery = Type.Object(
   {
-    after: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    // Sequence numbers are Postgres integers.
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647, default: 0 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    /** A WebSocket ticket (POST /v1/ws-tickets), read by auth before the upgrade. */
+    ticket: Type.Optional(Type.String({ maxLength: 128 })),
   },
   { additionalProperties: false },
 );
