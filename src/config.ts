@@ -24,6 +24,7 @@ export const SETTINGS = {
   ARTIFACT_DIR: setting(Type.String({ minLength: 1 }), resolve('.data/artifacts'), 'Directory of the artifact store (models, checkpoints, uploads).'),
   TRAINING_BACKEND: setting(oneOf(BACKEND_CHOICES), 'auto', 'tfjs backend for training: auto picks tensorflow-gpu > tensorflow > wasm > cpu.'),
   RECONCILE_INTERVAL_SECONDS: setting(Type.Integer({ minimum: 1, maximum: 3600 }), 30, 'How often workers re-enqueue non-terminal jobs that Redis lost.'),
+  DB_RETRY_SECONDS: setting(Type.Integer({ minimum: 0, maximum: 3600 }), 120, 'How long a worker keeps retrying a Postgres write (restart, dropped connection) before it gives the attempt up.'),
   SHUTDOWN_GRACE_SECONDS: setting(Type.Integer({ minimum: 1, maximum: 600 }), 30, 'How long a stopping process waits for running work before it exits.'),
   WEBHOOK_ALLOWED_HOSTS: setting(Type.String(), '', 'Comma-separated hosts (host or host:port) webhooks may be sent to; empty allows none.'),
   MAX_EPOCHS: setting(Type.Integer({ minimum: 1 }), 200, 'Largest number of epochs a job may ask for, per model.'),

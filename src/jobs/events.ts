@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Db, type DbClient, Prisma } from '../db/client.js';
+import { TERMINAL_STATUSES } from './status.js';
 
 /** The kinds of event a job's stream carries; `status` with a terminal status is always the last one. */
 export type JobEventType = 'status' | 'phase' | 'metrics' | 'epoch' | 'checkpoint' | 'log';
@@ -42,7 +43,8 @@ export class FencedOutError extends Error {
 /**
  * Appends events to a job and applies a state change in one transaction, then publishes them live.
  * The job row's `last_event_seq` is the counter, so sequence numbers never repeat or skip even with
- * several writers; with `attempt` set, nothing is written unless that attempt is still the current one.
+ * several writers; with `attempt` set, nothing is written unless that attempt is still the current one and the job has
+ * not ended.
  */
 export async function appendEvents(
   db: Db,
@@ -56,7 +58,9 @@ export async function appendEvents(
     let job: { lastEventSeq: number };
     try {
       job = await tx.job.update({
-        where: options.attempt === undefined ? { id: jobId } : { id: jobId, attempts: options.attempt },
+        // An attempt's writes also stop at a terminal status: a repeated write (its commit's answer was
+        // lost, see db/retry.ts) cannot end a job twice.
+        where: options.attempt === undefined ? { id: jobId } : { id: jobId, attempts: options.attempt, status: { notIn: [...TERMINAL_STATUSES] } },
         data: { ...options.update, lastEventSeq: { increment: events.length } },
         select: { lastEventSeq: true },
       });

@@ -64,6 +64,8 @@ export class AttemptStore {
 
   saveCheckpoint(jobId: string, attempt: number, c: { seq: number; key: string; bytes: number; phase: string; epoch: number }) {
     return this.inTransaction(jobId, async (tx, emit) => {
+      // Already stored: this is a repeat of a write whose commit's answer was lost.
+      if (await tx.checkpoint.findUnique({ where: { jobId_seq: { jobId, seq: c.seq } }, select: { seq: true } })) return;
       await emit([{ type: 'checkpoint', data: { phase: c.phase, epoch: c.epoch, seq: c.seq, bytes: c.bytes } }], attempt);
       await tx.checkpoint.create({ data: { jobId, attempt, seq: c.seq, phase: c.phase, epoch: c.epoch, storageKey: c.key, bytes: BigInt(c.bytes) } });
     });

@@ -30,15 +30,17 @@ process.on('message', (message: ParentMessage) => {
 process.on('disconnect', () => process.exit(0));
 void send({ type: 'listening' });
 
+function reportMemory(): Promise<void> {
+  const { numTensors, numBytes } = tf.memory();
+  return send({ type: 'memory', tensors: numTensors, bytes: numBytes });
+}
+
 async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
   const store = new DirectoryArtifactStore(start.artifactDir);
   try {
     const backend = await initBackend(start.backend);
     await send({ type: 'ready', backend });
-    setInterval(() => {
-      const { numTensors, numBytes } = tf.memory();
-      void send({ type: 'memory', tensors: numTensors, bytes: numBytes });
-    }, MEMORY_REPORT_MS).unref();
+    setInterval(() => void reportMemory(), MEMORY_REPORT_MS).unref();
     const resumeFrom = start.checkpointKey ? decodeCheckpoint(await store.get(start.checkpointKey)) : undefined;
     let seq = start.checkpointSeq;
     const outcome = await runJob(start.spec as EngineSpec, {
@@ -82,6 +84,8 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     const report = outcome.report as unknown as Record<string, unknown>;
     const reportFile = await store.put(jobKey(start.jobId, ...prefix, 'report', 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
     files.push({ kind: 'report', file: 'report.json', ...reportFile });
+    // What the job left behind in tfjs: the worker logs it with the attempt's end (the soak reads it).
+    await reportMemory();
     await send({ type: 'done', report, files, models });
   } catch (err) {
     const error = err as Error;

@@ -4,6 +4,8 @@ import { FencedOutError, type NewEvent } from '../jobs/events.js';
 import type { Logger } from '../log.js';
 import type { EngineEvent } from '../ml/events.js';
 import type { TrainJobData } from '../queue/queue.js';
+import { retryDbWrite } from '../db/retry.js';
+import { isTerminal } from '../jobs/status.js';
 import type { AttemptStore, StartedAttempt } from './attempt-store.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { ChildMessage } from './protocol.js';
@@ -33,6 +35,8 @@ export class JobRunner {
   private readonly running = new Map<string, TrainingChild>();
   /** When each running job entered its current phase, for the phase-duration histogram. */
   private readonly phaseStarted = new Map<string, { phase: string; at: number }>();
+  /** The tfjs tensor count each running child reported last. */
+  private readonly tensors = new Map<string, number>();
   private shuttingDown = false;
 
   constructor(private readonly deps: RunnerDeps) {}
@@ -56,15 +60,16 @@ export class JobRunner {
     const { jobId } = job.data;
     const { attempts, log: baseLog, config } = this.deps;
     const log = baseLog.child({ jobId });
-    const started = await attempts.start(jobId);
+    // Reads and the claim wait out a Postgres restart too, rather than spend BullMQ attempts on it.
+    const started = await this.persist(log, () => attempts.start(jobId));
     if (started.kind !== 'started') {
       log.info({ result: started }, 'nothing to run');
       if (started.kind === 'cancelled') await this.deps.onTerminal(jobId);
       return;
     }
     const { run } = started;
-    const checkpoint = await attempts.latestCheckpoint(jobId);
-    const resources = await attempts.resources(run);
+    const checkpoint = await this.persist(log, () => attempts.latestCheckpoint(jobId));
+    const resources = await this.persist(log, () => attempts.resources(run));
     log.info({ attempt: run.attempt, resumeFrom: checkpoint?.seq ?? null }, 'attempt started');
 
     const child: TrainingChild = new TrainingChild(
@@ -96,6 +101,8 @@ export class JobRunner {
       this.deps.metrics.tensorBytes.remove({ job: jobId });
       this.phaseStarted.delete(jobId);
     }
+    log.info({ attempt: run.attempt, outcome: outcome.type, abortReason: child.abortReason, tensors: this.tensors.get(jobId) }, 'training child ended');
+    this.tensors.delete(jobId);
     this.deps.metrics.attempts.inc({ outcome: child.abortReason ?? outcome.type });
     await this.conclude(job, token, jobId, run, child, outcome, log);
   };
@@ -118,32 +125,56 @@ export class JobRunner {
     return timers;
   }
 
-  /** One message from the child, written to Postgres before the next is handled. */
+  /**
+   * One message from the child, written to Postgres before the next is handled. A write that fails
+   * because Postgres is away is retried for up to DB_RETRY_SECONDS (the child trains on, and waits at
+   * its next checkpoint for the acknowledgement); only then is the attempt given up.
+   */
   private async record(jobId: string, run: StartedAttempt, message: ChildMessage, child: TrainingChild, log: Logger): Promise<void> {
+    const { attempts } = this.deps;
     try {
       if (message.type === 'ready') {
-        await this.deps.attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${message.backend.name}`, backend: message.backend } }], { backend: message.backend.name });
+        const backend = message.backend;
+        await this.persist(log, () => attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${backend.name}`, backend } }], { backend: backend.name }));
       } else if (message.type === 'memory') {
+        this.tensors.set(jobId, message.tensors);
         this.deps.metrics.tensors.set({ job: jobId }, message.tensors);
         this.deps.metrics.tensorBytes.set({ job: jobId }, message.bytes);
       } else if (message.type === 'event') {
         this.observe(jobId, message.event);
         const [event, update] = toJobEvent(message.event);
-        if (event) await this.deps.attempts.events(jobId, run.attempt, [event], update);
+        if (event) await this.persist(log, () => attempts.events(jobId, run.attempt, [event], update));
       } else if (message.type === 'checkpoint') {
-        await this.deps.attempts.saveCheckpoint(jobId, run.attempt, message);
+        await this.persist(log, () => attempts.saveCheckpoint(jobId, run.attempt, message));
         child.send({ type: 'checkpoint-saved', seq: message.seq });
       }
     } catch (err) {
       if (err instanceof FencedOutError) {
-        log.warn('a newer attempt took over: stopping this one');
+        log.warn('a newer attempt took over, or the job ended: stopping this one');
         child.abort('fenced');
       } else {
         log.error({ err }, 'could not record a training message');
-        // Postgres is unreachable: without a record of progress the attempt is not worth continuing.
-        child.abort('shutdown');
+        child.abort('database');
       }
     }
+  }
+
+  /** A Postgres write of this worker, retried while the database is unreachable (see db/retry.ts). */
+  private persist<T>(log: Logger, write: () => Promise<T>): Promise<T> {
+    return retryDbWrite(write, {
+      budgetMs: this.deps.config.DB_RETRY_SECONDS * 1000,
+      onRetry: (err, attempt, delayMs) => log.warn({ err: String(err).split('\n')[0], attempt, delayMs }, 'database write failed: retrying'),
+    });
+  }
+
+  /** The attempt store's ending writes, each retried like `persist`. */
+  private retrying(log: Logger): Pick<AttemptStore, 'succeed' | 'finish' | 'requeue'> {
+    const { attempts } = this.deps;
+    return {
+      succeed: (...args) => this.persist(log, () => attempts.succeed(...args)),
+      finish: (...args) => this.persist(log, () => attempts.finish(...args)),
+      requeue: (...args) => this.persist(log, () => attempts.requeue(...args)),
+    };
   }
 
   private observe(jobId: string, event: EngineEvent): void {
@@ -165,7 +196,7 @@ export class JobRunner {
     outcome: ChildOutcome,
     log: Logger,
   ): Promise<void> {
-    const { attempts } = this.deps;
+    const attempts = this.retrying(log);
     const reason = child.abortReason;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     try {
@@ -184,17 +215,19 @@ export class JobRunner {
         // Back to the queue at once, without using up an attempt: another worker resumes it.
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
-      } else if (outcome.type === 'failed' && outcome.engine) {
+      } else if (outcome.type === 'failed' && outcome.engine && reason !== 'database') {
         // Bad data or spec: another attempt would fail the same way.
         await attempts.finish(jobId, run.attempt, 'failed', { code: outcome.error.code, message: outcome.error.message });
         await this.deps.onTerminal(jobId);
         throw new UnrecoverableError(outcome.error.message);
       } else {
-        const error = outcome.type === 'failed'
-          ? { code: 'internal_error', message: outcome.error.message }
-          : outcome.type === 'crashed'
-            ? { code: 'worker_crashed', message: `the training process exited (${outcome.signal ?? `code ${outcome.code}`})` }
-            : { code: 'worker_unavailable', message: 'the attempt stopped before it finished' };
+        const error = reason === 'database'
+          ? { code: 'database_unavailable', message: `the worker could not record progress for ${this.deps.config.DB_RETRY_SECONDS} s` }
+          : outcome.type === 'failed'
+            ? { code: 'internal_error', message: outcome.error.message }
+            : outcome.type === 'crashed'
+              ? { code: 'worker_crashed', message: `the training process exited (${outcome.signal ?? `code ${outcome.code}`})` }
+              : { code: 'worker_unavailable', message: 'the attempt stopped before it finished' };
         if (lastAttempt) {
           await attempts.finish(jobId, run.attempt, 'failed', error);
           await this.deps.onTerminal(jobId);
@@ -204,7 +237,11 @@ export class JobRunner {
         throw new Error(error.message);
       }
     } catch (err) {
-      if (err instanceof FencedOutError) return;
+      if (err instanceof FencedOutError) {
+        // Another attempt owns the job, or this one's end was already stored (a repeated write).
+        if (isTerminal((await this.deps.readStatus(jobId).catch(() => undefined)) ?? '')) await this.deps.onTerminal(jobId);
+        return;
+      }
       throw err;
     }
     await this.deps.onTerminal(jobId);

@@ -3,8 +3,11 @@ import type { EngineEvent } from '../ml/events.js';
 import type { StoredResources } from '../jobs/references.js';
 import type { JobModel } from '../resources/model-files.js';
 
-/** Why the parent asks a training child to stop early. */
-export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'fenced';
+/**
+ * Why the parent asks a training child to stop early. `database`: Postgres stayed unreachable for
+ * longer than DB_RETRY_SECONDS, so progress could not be recorded.
+ */
+export type AbortReason = 'cancel' | 'timeout' | 'shutdown' | 'fenced' | 'database';
 
 export interface StoredFile {
   kind: string;

@@ -43,12 +43,14 @@ export interface Stack {
 /**
  * The real product for one test file: its own database, queue name and artifact directory; the API
  * in this process (on a free port) and workers as real child processes running `distill worker`.
+ * `env` may point DATABASE_URL (a migrated database) and REDIS_URL at servers of the test's own
+ * (test/support/services.ts); the stack then uses those instead of the shared ones.
  * Call `stop()` in the file's `after` hook.
  */
 export async function startStack(options: { workers?: number; env?: Record<string, string> } = {}): Promise<Stack> {
   const artifactDir = await mkdtemp(join(tmpdir(), 'distill-test-'));
   const env: Record<string, string> = {
-    DATABASE_URL: await freshDatabase(),
+    DATABASE_URL: options.env?.DATABASE_URL ?? (await freshDatabase()),
     REDIS_URL,
     QUEUE_NAME: `t${randomBytes(5).toString('hex')}`,
     ARTIFACT_DIR: artifactDir,
@@ -63,7 +65,7 @@ export async function startStack(options: { workers?: number; env?: Record<strin
   const config = loadConfig(env);
   const server = await startServer(config, pino({ level: process.env.TEST_API_LOG ?? 'silent' }));
   const db = createDb(config.DATABASE_URL, 4);
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const workers: WorkerProcess[] = [];
   const keys = { a: await createApiKey(db, 'tenant-a'), b: await createApiKey(db, 'tenant-b'), admin: await createApiKey(db, 'operators', true) };
   setDefaultKey(server.url, keys.a.key);
