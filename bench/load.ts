@@ -36,7 +36,7 @@ import { createApiKey, verifyApiKey } from '../src/auth/api-keys.js';
 import { createDb } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { newId } from '../src/ids.js';
-import { storedBytes } from '../src/jobs/storage-usage.js';
+import { tenantUsage } from '../src/jobs/tenant-usage.js';
 import { submitJob } from '../src/jobs/submit.js';
 import { pickEngineSpec } from '../src/ml/spec.js';
 import { channelPrefixFor, createTrainQueue, enqueueTrainJob } from '../src/queue/queue.js';
@@ -341,8 +341,7 @@ async function main() {
     const steps: Record<string, () => Promise<unknown>> = {
       'POST /v1/jobs': () => post(0),
       'auth: verifyApiKey': () => verifyApiKey(db, keys[0]!.key),
-      'quota: active-job count': () => db.job.count({ where: { tenantId: keys[0]!.tenantId, status: { in: ['queued', 'running', 'cancelling'] } } }),
-      'quota: storedBytes': () => storedBytes(db, keys[0]!.tenantId),
+      'quota: tenantUsage (active jobs + stored bytes, one statement)': () => tenantUsage(db, keys[0]!.tenantId),
       'submitJob()': ops.submitJob,
       'floor (tx + add)': ops.floor,
       'floor: tx (job + event)': () => db.$transaction(async (tx) => {

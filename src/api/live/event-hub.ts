@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { eventsChannel, type JobEventObject } from '../../jobs/events.js';
+import { wireForm } from './wire-form.js';
 
 type Listener = (event: JobEventObject) => void;
 
@@ -26,6 +27,7 @@ export class EventHub {
       } catch {
         return;
       }
+      wireForm(event, message); // the published JSON is what every follower sends
       for (const listener of set) listener(event);
     });
     subscriber.on('ready', () => {

@@ -2,7 +2,7 @@ import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { isId } from '../../ids.js';
-import { storedBytes } from '../../jobs/storage-usage.js';
+import { tenantUsage } from '../../jobs/tenant-usage.js';
 import { BUILTIN_DATASETS, createDataset, deleteDataset, toDatasetObject } from '../../resources/datasets.js';
 import { ResourceError } from '../../resources/errors.js';
 import { multipartLimits, readUpload, type Upload } from '../../resources/upload.js';
@@ -73,7 +73,7 @@ export async function receiveUpload(req: FastifyRequest, deps: ApiDeps, what: st
   if (!req.isMultipart()) throw new ApiProblem(415, 'unsupported_media_type', `send ${what} as multipart/form-data`);
   const upload = await asProblem(() => readUpload(req.parts(), deps.config.MAX_UPLOAD_BYTES));
   const quota = deps.config.MAX_STORED_BYTES_PER_TENANT;
-  const stored = await storedBytes(deps.db, req.caller.tenantId);
+  const stored = (await tenantUsage(deps.db, req.caller.tenantId)).storedBytes;
   if (stored + upload.bytes > quota) {
     throw new ApiProblem(429, 'quota_storage', `stored bytes (${stored}) plus this upload (${upload.bytes}) are over the quota of ${quota}: delete jobs, datasets or models`, { retry_after: 3600 });
   }

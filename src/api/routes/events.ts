@@ -6,6 +6,7 @@ import type { ApiDeps } from '../deps.js';
 import { tenantScope } from '../plugins/auth.js';
 import { JobFollower, type FollowerSink, type FollowLimits } from '../live/job-follower.js';
 import { ApiProblem, notFound } from '../problem.js';
+import { wireForm } from '../live/wire-form.js';
 import { EventsQuery, JobIdParams } from '../schemas/job.js';
 
 const LIMITS: FollowLimits = { softBytes: 256 * 1024, hardBytes: 4 * 1024 * 1024 };
@@ -108,9 +109,10 @@ export async function eventRoutes(app: FastifyInstance, deps: ApiDeps): Promise<
       bufferedAmount: () => socket.bufferedAmount,
       send: (event, live) => {
         if (socket.readyState !== socket.OPEN) return;
-        socket.send(JSON.stringify(event));
+        const { frame, createdAt } = wireForm(event);
+        socket.send(frame, { binary: false });
         deps.metrics.eventsSent.inc();
-        if (live) deps.metrics.deliveryLag.observe(Math.max(0, Date.now() - Date.parse(event.created_at)) / 1000);
+        if (live) deps.metrics.deliveryLag.observe(Math.max(0, Date.now() - createdAt) / 1000);
       },
       end,
     };

@@ -3,7 +3,7 @@ import { canonicalJson, sha256 } from '../../jobs/canonical-json.js';
 import { cancelJob } from '../../jobs/cancel.js';
 import { claimKey, releaseKey } from '../../jobs/idempotency.js';
 import { toJobObject } from '../../jobs/job-object.js';
-import { storedBytes } from '../../jobs/storage-usage.js';
+import { tenantUsage } from '../../jobs/tenant-usage.js';
 import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
 import { checkSpec, type EngineSpec, pickEngineSpec } from '../../ml/spec.js';
@@ -99,13 +99,12 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
 
 /** 429 with a stable code when the tenant is at its active-job or storage quota. */
 async function enforceQuotas(deps: ApiDeps, tenantId: string): Promise<void> {
-  const active = await deps.db.job.count({ where: { tenantId, status: { in: ['queued', 'running', 'cancelling'] } } });
-  if (active >= deps.config.MAX_ACTIVE_JOBS_PER_TENANT) {
+  const usage = await tenantUsage(deps.db, tenantId);
+  if (usage.activeJobs >= deps.config.MAX_ACTIVE_JOBS_PER_TENANT) {
     throw new ApiProblem(429, 'quota_active_jobs', `at most ${deps.config.MAX_ACTIVE_JOBS_PER_TENANT} jobs may be queued or running at once`, { retry_after: 30 });
   }
-  const stored = await storedBytes(deps.db, tenantId);
-  if (stored >= deps.config.MAX_STORED_BYTES_PER_TENANT) {
-    throw new ApiProblem(429, 'quota_storage', `stored bytes (${stored}) are at the quota of ${deps.config.MAX_STORED_BYTES_PER_TENANT}: delete jobs, datasets or models`, { retry_after: 3600 });
+  if (usage.storedBytes >= deps.config.MAX_STORED_BYTES_PER_TENANT) {
+    throw new ApiProblem(429, 'quota_storage', `stored bytes (${usage.storedBytes}) are at the quota of ${deps.config.MAX_STORED_BYTES_PER_TENANT}: delete jobs, datasets or models`, { retry_after: 3600 });
   }
 }
 
