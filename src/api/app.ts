@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import type { ApiDeps } from './deps.js';
@@ -22,7 +22,8 @@ import { wsTicketRoutes } from './routes/ws-tickets.js';
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Our own access log (onResponse below) replaces Fastify's, which would print WebSocket tickets.
+    logController: new LogController({ disableRequestLogging: true }),
     // A URL Fastify cannot even route (bad percent-encoding) still gets a problem+json answer.
     frameworkErrors: (err, req, reply) => {
       // An upgrade refused here never reaches @fastify/websocket's hooks, which would close its socket.
