@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ArtifactParams, EventsQuery, JobCreateBody, JobIdParams, ListQuery } from '../../src/api/schemas/job.js';
@@ -19,9 +18,11 @@ import pino from 'pino';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import type { Config } from '../../src/config.js';
 import { request, waitFor, type Response } from '../support/http.js';
-import { Contract, type HttpMethod, normalizeSchema, type RealResponse, type Schema } from '../support/openapi.js';
+import { Contract, type HttpMethod, normalizeSchema, type Schema } from '../support/openapi.js';
 import { longerJob, QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { tinyModel } from '../support/tiny-model.js';
+import { refusedUpgrade } from '../support/ws.js';
 
 const contract = new Contract();
 
@@ -690,25 +691,6 @@ function openSocket(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
-/** The HTTP answer of an upgrade the server refuses, as a response to check. */
-function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<RealResponse> {
-  const { origin, ...rest } = headers;
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers: rest, ...(origin ? { origin } : {}) });
-    socket.on('open', () => reject(new Error('the upgrade was accepted')));
-    socket.on('error', () => {});
-    socket.on('unexpected-response', (_req, res: IncomingMessage) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => {
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
-        resolve({ status: res.statusCode ?? 0, headers, body: (headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text });
-        socket.terminate();
-      });
-    });
-  });
-}
 
 /** A multipart POST (an upload) with the given headers; the default key of `base` unless they set `authorization`. */
 async function postForm(base: string, path: string, form: FormData, headers: Record<string, string> = {}): Promise<Response> {
@@ -741,21 +723,3 @@ function modelForm(files: { json: string; weights: Buffer }, parts: Array<'json'
   return form;
 }
 
-/** model.json and weights.bin of a tiny tfjs layers model: 4 inputs, 2 logits. */
-async function tinyModel(): Promise<{ json: string; weights: Buffer }> {
-  const tf = await import('@tensorflow/tfjs');
-  await tf.setBackend('cpu');
-  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })] });
-  let saved: { json: string; weights: Buffer } | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = {
-        json: JSON.stringify({ format: 'layers-model', generatedBy: 'contract test', convertedBy: null, modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
-        weights: Buffer.from(artifacts.weightData as ArrayBuffer),
-      };
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  model.dispose();
-  return saved!;
-}

@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { request } from '../support/http.js';
 import { QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { tinyModel } from '../support/tiny-model.js';
 
 const SEED = 20_261_128;
 const HTTP_RUNS = 600;
@@ -473,24 +474,6 @@ function postMultipart(base: string, path: string, headers: Record<string, strin
   return fetch(`${base}${path}`, { method: 'POST', body: form, headers }).then(async (r) => ({ status: r.status, text: await r.text() }));
 }
 
-/** model.json and weights.bin of a tiny tfjs layers model (4 inputs, 2 logits). */
-async function tinyModel(): Promise<{ json: string; weights: Buffer }> {
-  const tf = await import('@tensorflow/tfjs');
-  await tf.setBackend('cpu');
-  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })] });
-  let saved: { json: string; weights: Buffer } | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = {
-        json: JSON.stringify({ format: 'layers-model', generatedBy: 'fuzz', convertedBy: null, modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
-        weights: Buffer.from(artifacts.weightData as ArrayBuffer),
-      };
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  model.dispose();
-  return saved!;
-}
 
 // ------------------------------------------------------------------------------------------ checks
 

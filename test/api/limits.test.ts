@@ -14,6 +14,7 @@ import { createApiKey } from '../../src/auth/api-keys.js';
 import { request, waitFor, type Response } from '../support/http.js';
 import { QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { refusedUpgrade } from '../support/ws.js';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -239,25 +240,6 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
   });
 });
 
-/** The HTTP answer to a WebSocket upgrade the server refuses. */
-function refusedUpgrade(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { headers });
-    socket.on('open', () => {
-      socket.terminate();
-      reject(new Error('the upgrade was accepted'));
-    });
-    socket.on('error', () => {});
-    socket.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body });
-        socket.terminate();
-      });
-    });
-  });
-}
 
 /** A POST whose body goes out in chunks (Transfer-Encoding: chunked, no Content-Length). */
 function rawPost(base: string, path: string, headers: Record<string, string>, chunks: string[]): Promise<{ status: number; text: string }> {
