@@ -35,7 +35,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     db,
     redis,
     queue,
-    hub: new EventHub(subscriber, channelPrefix),
+    hub: new EventHub(subscriber, channelPrefix, db),
     store: new DirectoryArtifactStore(config.ARTIFACT_DIR),
     channelPrefix,
     registry,

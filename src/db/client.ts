@@ -13,12 +13,13 @@ export function createDb(databaseUrl: string, poolSize = 10): PrismaClient {
 }
 
 /**
- * Errors worth retrying: the database is unreachable or restarting, or a transaction lost a race.
+ * Errors worth retrying: the database is unreachable or restarting, the pool had no free connection in
+ * time, or a transaction lost a race.
  * Named in one place so every writer retries the same things.
  */
 export function isRetriableDbError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   if (code && ['P1001', 'P1002', 'P1017', 'P2024', 'P2028', 'P2034'].includes(code)) return true;
   const message = err instanceof Error ? err.message : String(err);
-  return /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Can't reach database/i.test(message);
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Can't reach database|timeout exceeded when trying to connect/i.test(message);
 }

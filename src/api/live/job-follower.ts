@@ -4,8 +4,8 @@ import { isTerminal } from '../../jobs/status.js';
 import type { EventHub } from './event-hub.js';
 
 const PAGE = 500;
-/** With no live message for this long, re-read Postgres: the backstop for a lost pub/sub message. */
-const QUIET_POLL_MS = 5000;
+/** After a failed read of Postgres, try again this soon (live messages also retry it). */
+const RETRY_READ_MS = 2000;
 
 export interface FollowerSink {
   /** Bytes queued on the socket and not yet sent. */
@@ -26,7 +26,8 @@ export interface FollowLimits {
 /**
  * Streams one job's events to one client: every stored event after `after`, then live ones, in order,
  * with no gap and no duplicate. Live messages are only a fast path: anything out of order or missing
- * is read from Postgres, the source of truth.
+ * is read from Postgres, the source of truth (and, when the job is quiet, the hub reads it for all
+ * followers at once).
  */
 export class JobFollower {
   private lastSeq: number;
@@ -36,7 +37,7 @@ export class JobFollower {
   private again = false;
   private stopped = false;
   private unfollow: (() => void) | undefined;
-  private quietTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
@@ -61,24 +62,19 @@ export class JobFollower {
         this.needRead = true;
         this.kick();
       },
+      () => this.lastSeq,
     );
     this.kick();
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.quietTimer);
+    clearTimeout(this.retryTimer);
     this.unfollow?.();
   }
 
   private kick(): void {
-    clearTimeout(this.quietTimer);
     if (this.stopped) return;
-    this.quietTimer = setTimeout(() => {
-      this.needRead = true;
-      this.kick();
-    }, QUIET_POLL_MS);
-    this.quietTimer.unref();
     void this.pump();
   }
 
@@ -112,8 +108,11 @@ export class JobFollower {
         }
       } while (this.again && !this.stopped);
     } catch {
-      // Postgres unreachable: try again on the next live message or quiet poll.
+      // Postgres unreachable: try again soon, or on the next live message.
       this.needRead = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.kick(), RETRY_READ_MS);
+      this.retryTimer.unref();
     } finally {
       this.pumping = false;
     }
