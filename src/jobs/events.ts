@@ -43,8 +43,8 @@ export class FencedOutError extends Error {
 /**
  * Appends events to a job and applies a state change in one transaction, then publishes them live.
  * The job row's `last_event_seq` is the counter, so sequence numbers never repeat or skip even with
- * several writers; with `attempt` set, nothing is written unless that attempt is still the current one and the job has
- * not ended.
+ * several writers; with `attempt` set, nothing is written unless that attempt is still the current one
+ * and the job has not ended.
  */
 export async function appendEvents(
   db: Db,

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { isId } from '../../ids.js';
-import { ApiProblem, invalidRequest, notFound, TITLES } from '../problem.js';
+import { invalidRequest, notFound, TITLES } from '../problem.js';
 
 /** What a route's `:id` may look like, by the route's collection. */
 const ID_KINDS: Record<string, { what: string; valid(id: string): boolean }> = {
@@ -60,8 +60,7 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'request_timeout', 'the request did not arrive in time']
         : [400, 'bad_request', 'the request is not valid HTTP'];
-  const problem = new ApiProblem(status, code, detail);
-  const body = JSON.stringify({ type: 'about:blank', title: TITLES[status] ?? STATUS_CODES[status], status, code: problem.code, detail: problem.message });
+  const body = JSON.stringify({ type: 'about:blank', title: TITLES[status] ?? STATUS_CODES[status], status, code, detail });
   this.log.debug({ code: err.code }, 'client error');
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`);
