@@ -3,7 +3,7 @@ import type { Db } from '../db/client.js';
 import { Prisma } from '../db/client.js';
 import { newId } from '../ids.js';
 import { enqueueTrainJob, type Priority, type TrainJobData } from '../queue/queue.js';
-import { appendEvents, publishEvents } from './events.js';
+import { publishEvents, toEventObject } from './events.js';
 import type { Redis } from 'ioredis';
 
 export interface NewJob {
@@ -31,8 +31,11 @@ export interface SubmitDeps {
  */
 export async function submitJob(deps: SubmitDeps, job: NewJob, afterCreate?: (tx: Prisma.TransactionClient, jobId: string) => Promise<void>) {
   const id = newId('job');
-  const { row, events } = await deps.db.$transaction(async (tx) => {
-    await tx.job.create({
+  // The job and its first event in one statement each: the job starts at last_event_seq 1, so the
+  // counter update appendEvents makes for later events is not needed here.
+  const queued = { seq: 1, type: 'status', data: { status: 'queued' }, createdAt: new Date() } as const;
+  const row = await deps.db.$transaction(async (tx) => {
+    const created = await tx.job.create({
       data: {
         id,
         tenantId: job.tenantId,
@@ -42,12 +45,14 @@ export async function submitJob(deps: SubmitDeps, job: NewJob, afterCreate?: (tx
         priority: job.priority,
         maxRuntimeSeconds: job.maxRuntimeSeconds ?? null,
         webhook: job.webhook ?? Prisma.DbNull,
+        lastEventSeq: queued.seq,
+        events: { create: [queued] },
       },
     });
-    const events = await appendEvents(deps.db, undefined, deps.channelPrefix, id, [{ type: 'status', data: { status: 'queued' } }], { tx });
     await afterCreate?.(tx, id);
-    return { row: await tx.job.findUniqueOrThrow({ where: { id } }), events };
+    return created;
   });
+  const events = [toEventObject({ jobId: id, ...queued })];
   await publishEvents(deps.redis, deps.channelPrefix, id, events);
   try {
     await enqueueTrainJob(deps.queue, id, { priority: job.priority, attempts: deps.attempts });
