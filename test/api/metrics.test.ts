@@ -25,11 +25,18 @@ describe('GET /metrics during a job', () => {
     const ws = await followJob(stack.wsUrl, created.body.id);
     await ws.waitForEvent((e) => e.type === 'metrics' && e.data.phase === 'distilling', 120_000);
 
+    // Workers publish every 5 s; on a loaded machine a round can be late, so wait generously and say what was missing.
+    let seen = 'no answer yet';
     const during = await waitFor('worker metrics to be published', async () => {
       const response = await fetch(`${stack.url}/metrics`);
       const text = await response.text();
-      return sample(text, 'distill_tfjs_tensors') !== undefined && sample(text, 'distill_phase_duration_seconds_count', { phase: 'training_teacher' }) ? text : undefined;
-    }, 30_000, 500);
+      const tensors = sample(text, 'distill_tfjs_tensors');
+      const teacherPhase = sample(text, 'distill_phase_duration_seconds_count', { phase: 'training_teacher' });
+      seen = `HTTP ${response.status}, tensors ${tensors}, training_teacher durations ${teacherPhase}, worker processes ${text.match(/process_resident_memory_bytes\{process="worker-\d+"\}/g)?.length ?? 0}`;
+      return tensors !== undefined && teacherPhase ? text : undefined;
+    }, 60_000, 500).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${seen}`);
+    });
 
     assert.ok((sample(during, 'distill_jobs', { status: 'running' }) ?? 0) >= 1, 'jobs by status');
     assert.notEqual(sample(during, 'distill_queue_jobs', { state: 'active' }), undefined, 'queue depth by state');

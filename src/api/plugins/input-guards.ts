@@ -23,7 +23,10 @@ export function registerInputGuards(app: FastifyInstance): void {
     const id = (req.params as { id?: unknown } | undefined)?.id;
     const kind = ID_KINDS[req.routeOptions.url?.split('/')[2] ?? ''];
     // (Over 64 characters, the route's schema answers 400 as openapi.yaml says.)
-    if (typeof id === 'string' && id.length <= 64 && kind && !kind.valid(id)) throw notFound(kind.what, JSON.stringify(id));
+    if (typeof id === 'string' && id.length <= 64 && kind && !kind.valid(id)) {
+      // Quoted and escaped only when it holds what a terminal should not print raw.
+      throw notFound(kind.what, /^[\x20-\x7e]*$/.test(id) ? id : JSON.stringify(id));
+    }
     const nul = findNul(req.query, 'querystring:') ?? findNul(req.body, '');
     if (nul !== undefined) throw invalidRequest([{ field: nul || '/', message: 'must not contain the NUL character (\\u0000)' }]);
     // Ajv coerces "Infinity" and "1e400" to numbers that pass its integer, minimum and maximum checks.
