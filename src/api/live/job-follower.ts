@@ -6,6 +6,9 @@ import type { EventHub } from './event-hub.js';
 const PAGE = 500;
 /** After a failed read of Postgres, try again this soon (live messages also retry it). */
 const RETRY_READ_MS = 2000;
+/** A catch-up read waits for the client to take what it was sent; this long without room, it gives up on it. */
+const CATCH_UP_STALL_MS = 30_000;
+const DRAIN_POLL_MS = 20;
 
 export interface FollowerSink {
   /** Bytes queued on the socket and not yet sent. */
@@ -96,7 +99,13 @@ export class JobFollower {
             orderBy: { seq: 'asc' },
             take: PAGE,
           });
-          for (const row of rows) this.deliver(toEventObject(row));
+          // Read back from storage, events are paced to the client: a resume after megabytes of
+          // events must not overflow its buffer (coalescing and 1013 are for live events it cannot keep up with).
+          for (const row of rows) {
+            if (!(await this.roomToSend())) break;
+            this.deliver(toEventObject(row));
+          }
+          if (this.stopped) break;
           if (rows.length === PAGE) {
             this.again = true;
             this.needRead = true;
@@ -116,6 +125,20 @@ export class JobFollower {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Waits until the client's backlog is below the soft limit; false if it stopped, or stalled too long (then it is ended). */
+  private async roomToSend(): Promise<boolean> {
+    const deadline = Date.now() + CATCH_UP_STALL_MS;
+    while (!this.stopped && this.sink.bufferedAmount() > this.limits.softBytes) {
+      if (Date.now() > deadline) {
+        this.stop();
+        this.sink.end('too_slow', this.lastSeq);
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+    return !this.stopped;
   }
 
   private async endedBefore(): Promise<boolean> {
