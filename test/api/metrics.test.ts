@@ -21,11 +21,13 @@ describe('GET /metrics during a job', () => {
   after(() => stack.stop());
 
   test('shows the API, the worker, jobs, queue, sockets, delivery lag and tfjs memory', async () => {
-    const created = await request(stack.url, 'POST', '/v1/jobs', longerJob(40));
+    // Long enough to still be training after a few 5-second publishing rounds of the worker, even on a fast
+    // machine (with 40 epochs it could end first, its gauges gone); it is cancelled below.
+    const created = await request(stack.url, 'POST', '/v1/jobs', longerJob(200));
     const ws = await followJob(stack.wsUrl, created.body.id);
     await ws.waitForEvent((e) => e.type === 'metrics' && e.data.phase === 'distilling', 120_000);
 
-    // Workers publish every 5 s; on a loaded machine a round can be late, so wait generously and say what was missing.
+    // Workers publish every 5 s: wait a few rounds, and say what was missing if it never comes.
     let seen = 'no answer yet';
     const during = await waitFor('worker metrics to be published', async () => {
       const response = await fetch(`${stack.url}/metrics`);
@@ -38,7 +40,8 @@ describe('GET /metrics during a job', () => {
       throw new Error(`${err.message}; last seen: ${seen}`);
     });
 
-    assert.ok((sample(during, 'distill_jobs', { status: 'running' }) ?? 0) >= 1, 'jobs by status');
+    const job = (await request(stack.url, 'GET', `/v1/jobs/${created.body.id}`)).body;
+    assert.ok((sample(during, 'distill_jobs', { status: 'running' }) ?? 0) >= 1, `jobs by status: ${during.split('\n').filter((l) => l.startsWith('distill_jobs{')).join('; ')}; the job is ${job.status} (attempts ${job.attempts}); worker: ${stack.workers[0]!.logs.slice(-6).map((l) => l.msg).join(' | ')}`);
     assert.notEqual(sample(during, 'distill_queue_jobs', { state: 'active' }), undefined, 'queue depth by state');
     assert.ok((sample(during, 'distill_ws_connections') ?? 0) >= 1, 'open sockets');
     assert.notEqual(sample(during, 'distill_ws_send_buffer_bytes'), undefined, 'send buffers');
@@ -54,9 +57,13 @@ describe('GET /metrics during a job', () => {
     await request(stack.url, 'POST', `/v1/jobs/${created.body.id}/cancel`);
     await ws.closed;
     const afterwards = await waitFor('the attempt outcome', async () => {
-      const text = await (await fetch(`${stack.url}/metrics`)).text();
+      const response = await fetch(`${stack.url}/metrics`);
+      const text = await response.text();
+      seen = `HTTP ${response.status}, attempts ${text.split('\n').filter((l) => l.startsWith('distill_attempts_total')).join('; ') || 'none'}, worker processes ${text.match(/process_resident_memory_bytes\{process="worker-\d+"\}/g)?.length ?? 0}`;
       return (sample(text, 'distill_attempts_total', { outcome: 'cancel' }) ?? 0) >= 1 ? text : undefined;
-    }, 30_000, 500);
+    }, 60_000, 500).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${seen}; worker log: ${stack.workers[0]!.logs.slice(-8).map((l) => l.msg).join(' | ')}`);
+    });
     assert.equal(sample(afterwards, 'distill_jobs', { status: 'cancelled' }), 1);
   });
 });
