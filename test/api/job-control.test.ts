@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { canonicalJson, sha256 } from '../../src/jobs/canonical-json.js';
 import { followJob, request, waitFor } from '../support/http.js';
-import { longerJob, QUICK_JOB } from '../support/specs.js';
+import { cancellableJob, QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const getJob = (stack: Stack, id: string) => request(stack.url, 'GET', `/v1/jobs/${id}`).then((r) => r.body);
@@ -133,7 +133,7 @@ describe('job control: validation, idempotency, cancellation', () => {
 
   test('cancel while running: cancelling, then cancelled within a batch, never retried', async () => {
     if (stack.workers.length === 0) await stack.startWorker();
-    const created = await request(stack.url, 'POST', '/v1/jobs', longerJob(200));
+    const created = await request(stack.url, 'POST', '/v1/jobs', cancellableJob());
     const ws = await followJob(stack.wsUrl, created.body.id);
     await ws.waitForEvent((e) => e.type === 'metrics' && e.data.phase === 'distilling', 90_000);
     const cancelling = await request(stack.url, 'POST', `/v1/jobs/${created.body.id}/cancel`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { followJob, request, waitFor } from '../support/http.js';
-import { longerJob } from '../support/specs.js';
+import { cancellableJob } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 /** The value of one sample line, e.g. `distill_jobs{status="running"}`; undefined when absent. */
@@ -21,9 +21,9 @@ describe('GET /metrics during a job', () => {
   after(() => stack.stop());
 
   test('shows the API, the worker, jobs, queue, sockets, delivery lag and tfjs memory', async () => {
-    // Long enough to still be training after a few 5-second publishing rounds of the worker, even on a fast
-    // machine (with 40 epochs it could end first, its gauges gone); it is cancelled below.
-    const created = await request(stack.url, 'POST', '/v1/jobs', longerJob(200));
+    // Still training after a few 5-second publishing rounds of the worker, even on a fast machine (a short
+    // job could end first, its gauges gone); it is cancelled below.
+    const created = await request(stack.url, 'POST', '/v1/jobs', cancellableJob());
     const ws = await followJob(stack.wsUrl, created.body.id);
     await ws.waitForEvent((e) => e.type === 'metrics' && e.data.phase === 'distilling', 120_000);
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { REPO_ROOT, spawnCli } from '../support/cli.js';
 import { request } from '../support/http.js';
-import { longerJob, QUICK_JOB } from '../support/specs.js';
+import { cancellableJob, longerJob, QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 /** A local port nothing listens on: one the OS just handed out and took back. */
@@ -120,7 +120,7 @@ describe('distill client commands against a running server', () => {
   });
 
   test('cancel stops a running job; watch then exits 3', async () => {
-    const created = await request(stack.url, 'POST', '/v1/jobs', { ...longerJob(150), name: 'cancel-me' });
+    const created = await request(stack.url, 'POST', '/v1/jobs', { ...cancellableJob(), name: 'cancel-me' });
     const watch = spawnCli(['watch', created.body.id], env);
     await watch.waitForText(/student epoch|teacher epoch \d/, 60_000);
     const cancelled = await run(['cancel', created.body.id, '--json']);

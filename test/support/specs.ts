@@ -17,3 +17,18 @@ export function longerJob(studentEpochs = 30) {
     student: { model: { preset: 'mlp-tiny' }, training: { epochs: studentEpochs, learning_rate: 0.01, batch_size: 32 } },
   };
 }
+
+/**
+ * A job a test ends itself (cancel, kill): minutes of training even on a fast machine, so it is still
+ * running whenever the test gets to it. 150 epochs of longerJob could end in under 20 s and take the
+ * cancel button with it.
+ */
+export function cancellableJob() {
+  const job = longerJob(200);
+  return {
+    ...job,
+    name: 'cancellable',
+    dataset: { ...job.dataset, options: { ...job.dataset.options, samples: 5000 } },
+    student: { ...job.student, training: { ...job.student.training, batch_size: 8 } },
+  };
+}

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../support/cli.js';
 import { request } from '../support/http.js';
-import { longerJob } from '../support/specs.js';
+import { cancellableJob } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -171,7 +171,7 @@ describe('the dashboard', () => {
     });
 
     test('a second job is cancelled from its page', async () => {
-      const created = await request(stack.url, 'POST', '/v1/jobs', { ...longerJob(150), name: 'to-be-cancelled' });
+      const created = await request(stack.url, 'POST', '/v1/jobs', { ...cancellableJob(), name: 'to-be-cancelled' });
       assert.equal(created.status, 201);
       // The list picks up a job submitted elsewhere (here: the API) and follows it live.
       await page.locator(`tr[data-job-id="${created.body.id}"] [data-status=running]`).waitFor({ timeout: 120_000 });
