@@ -273,8 +273,8 @@ async function main() {
     /** The route's core as the route calls it, without HTTP around it. */
     submitJob: async () => {
       await submitJob(
-        { db, redis, queue, channelPrefix, attempts: 3, log: { warn: () => {} } },
-        { tenantId: floorTenant, name: QUICK_JOB.name, spec, metadata: {}, priority: 'normal' },
+        { db, redis, queue, channelPrefix, attempts: 3, maxActiveJobs: Number.MAX_SAFE_INTEGER, maxStoredBytes: Number.MAX_SAFE_INTEGER, log: { warn: () => {} } },
+        { tenantId: floorTenant, name: QUICK_JOB.name, spec, metadata: {}, priority: 'normal', references: { models: [] } },
       );
       return { ok: true, code: 'ok' };
     },

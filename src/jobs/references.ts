@@ -82,25 +82,6 @@ export async function checkReferences(db: DbClient, tenantId: string, spec: unkn
   return { ...(uploaded ? { facts: uploaded } : {}), problems };
 }
 
-/**
- * Inside the transaction that creates the job: holds a share lock on every dataset and model it names,
- * so a concurrent delete either waits for the job to exist (and then refuses) or removes them first
- * (and this submission fails). Returns the ids that are gone.
- */
-export async function lockReferences(tx: DbClient, tenantId: string, spec: unknown): Promise<string[]> {
-  const refs = referencesOf(spec);
-  const gone: string[] = [];
-  if (refs.dataset !== undefined) {
-    const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM datasets WHERE id = ${refs.dataset} AND tenant_id = ${tenantId} AND status = 'ready' FOR SHARE`;
-    if (rows.length === 0) gone.push(refs.dataset);
-  }
-  for (const id of new Set(refs.models.map((m) => m.id))) {
-    const rows = await tx.$queryRaw<Array<{ id: string }>>`SELECT id FROM models WHERE id = ${id} AND tenant_id = ${tenantId} FOR SHARE`;
-    if (rows.length === 0) gone.push(id);
-  }
-  return gone;
-}
-
 /** Queued or running jobs of the tenant that name this dataset or model (a delete must wait for them). */
 export async function activeJobsUsing(db: DbClient, tenantId: string, id: string): Promise<string[]> {
   const jobs = await db.job.findMany({ where: { tenantId, status: { in: [...ACTIVE_STATUSES] } }, select: { id: true, spec: true }, orderBy: { id: 'asc' } });

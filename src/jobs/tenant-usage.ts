@@ -1,4 +1,5 @@
-import type { DbClient } from '../db/client.js';
+import { type DbClient, Prisma } from '../db/client.js';
+import { ACTIVE_STATUSES } from './status.js';
 
 export interface TenantUsage {
   /** Jobs queued, running or being cancelled. */
@@ -7,13 +8,20 @@ export interface TenantUsage {
   storedBytes: number;
 }
 
-/** What the quotas count, in one statement (it runs on every job submission and upload). */
-export async function tenantUsage(db: DbClient, tenantId: string): Promise<TenantUsage> {
-  const [row] = await db.$queryRaw<{ active: bigint; stored: bigint }[]>`
+/**
+ * What the quotas count, as one SELECT of two columns, `active` and `stored` (bigint): run on its own
+ * before an upload, and inside the statement that submits a job.
+ */
+export function usageQuery(tenantId: string): Prisma.Sql {
+  return Prisma.sql`
     SELECT
-      (SELECT count(*) FROM jobs WHERE tenant_id = ${tenantId} AND status IN ('queued', 'running', 'cancelling')) AS active,
+      (SELECT count(*) FROM jobs WHERE tenant_id = ${tenantId} AND status = ANY(${[...ACTIVE_STATUSES]}::"JobStatus"[])) AS active,
       (SELECT coalesce(sum(a.bytes), 0) FROM artifacts a JOIN jobs j ON j.id = a.job_id WHERE j.tenant_id = ${tenantId})
         + (SELECT coalesce(sum(bytes), 0) FROM datasets WHERE tenant_id = ${tenantId})
         + (SELECT coalesce(sum(bytes), 0) FROM models WHERE tenant_id = ${tenantId} AND source = 'uploaded') AS stored`;
+}
+
+export async function tenantUsage(db: DbClient, tenantId: string): Promise<TenantUsage> {
+  const [row] = await db.$queryRaw<{ active: bigint; stored: bigint }[]>(usageQuery(tenantId));
   return { activeJobs: Number(row?.active ?? 0), storedBytes: Number(row?.stored ?? 0) };
 }

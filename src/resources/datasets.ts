@@ -91,7 +91,7 @@ export type DeleteOutcome = { kind: 'missing' } | { kind: 'in_use'; jobs: string
 
 /**
  * Deletes a dataset no queued or running job uses. The row lock pairs with the share lock a job
- * submission takes (lockReferences), so a job cannot slip in between the check and the delete.
+ * submission takes (submitJob), so a job cannot slip in between the check and the delete.
  */
 export async function deleteDataset(db: Db, store: ArtifactStore, scope: { tenantId?: string }, id: string): Promise<DeleteOutcome> {
   const outcome = await db.$transaction(async (tx) => {

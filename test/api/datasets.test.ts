@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { gzipSync } from 'node:zlib';
 import { loadMnist } from '../../src/ml/data/mnist.js';
 import { generateSynthetic } from '../../src/ml/data/synthetic.js';
@@ -264,5 +265,33 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     assert.ok(!(await storedFolders()).includes(ids.gz!), 'its files are gone');
     // The job that used it keeps its record and its artifacts.
     assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobs.gz}/artifacts`)).body.data.length > 0, true);
+  });
+  test('a delete racing a submission: the submission waits for the delete\'s row lock, then answers 409 reference_deleted', async () => {
+    const upload = await postForm(stack, '/v1/datasets', { csv: [speciesCsv(120), 'race.csv'] }, { label_column: 'species' });
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    const id = upload.body.id as string;
+    // The delete's first step, held open: the row lock deleteDataset takes before it looks for jobs.
+    const deleter = new pg.Client(stack.env.DATABASE_URL);
+    await deleter.connect();
+    try {
+      await deleter.query('BEGIN');
+      await deleter.query('SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]);
+      const submission = request(stack.url, 'POST', '/v1/jobs', quickJobOn(id));
+      await waitFor('the submission to wait for the delete\'s row lock', async () => {
+        // Inside a transaction pg_stat_activity is a snapshot: clear it to see the waiting begin.
+        await deleter.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await deleter.query('SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
+        return rows.length > 0;
+      }, 10_000, 50);
+      await deleter.query('DELETE FROM datasets WHERE id = $1', [id]);
+      await deleter.query('COMMIT');
+      const refused = await submission;
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.code, 'reference_deleted');
+      assert.match(refused.body.detail, new RegExp(`${id} was deleted`));
+      assert.equal(await stack.db.job.count({ where: { name: `on ${id}` } }), 0, 'no job was created');
+    } finally {
+      await deleter.end();
+    }
   });
 });

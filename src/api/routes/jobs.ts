@@ -3,12 +3,12 @@ import { canonicalJson, sha256 } from '../../jobs/canonical-json.js';
 import { cancelJob } from '../../jobs/cancel.js';
 import { claimKey, releaseKey } from '../../jobs/idempotency.js';
 import { toJobObject } from '../../jobs/job-object.js';
-import { tenantUsage } from '../../jobs/tenant-usage.js';
 import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
 import { checkSpec, type EngineSpec, pickEngineSpec } from '../../ml/spec.js';
 import { jobSizeProblems } from '../../jobs/job-size.js';
-import { checkReferences, lockReferences } from '../../jobs/references.js';
+import { checkReferences, referencesOf } from '../../jobs/references.js';
+import { assertNever } from '../../jobs/status.js';
 import type { DatasetFacts } from '../../ml/spec-check.js';
 import type { ApiDeps } from '../deps.js';
 import { tenantScope } from '../plugins/auth.js';
@@ -35,7 +35,8 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         if (job) return reply.code(201).header('location', `/v1/jobs/${job.id}`).header('idempotent-replayed', 'true').send(toJobObject(job));
       }
     }
-    // After the replay: a retried request gets its job back even if the tenant is at its quota now.
+    // Quotas are checked after the replay (in submitJob): a retried request gets its job back even if the
+    // tenant is at its quota now.
     try {
       // The datasets and models it names: present, ready, and of shapes that fit (facts for the engine's checks).
       const refs = await checkReferences(db, tenantId, spec);
@@ -44,9 +45,18 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
         problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
       }
       if (problems.length) throw invalidRequest(problems);
-      await enforceQuotas(deps, tenantId);
-      const job = await submitJob(
-        { db, redis: deps.redis, queue: deps.queue, channelPrefix: deps.channelPrefix, attempts: deps.config.JOB_ATTEMPTS, log: req.log },
+      const { config } = deps;
+      const submission = await submitJob(
+        {
+          db,
+          redis: deps.redis,
+          queue: deps.queue,
+          channelPrefix: deps.channelPrefix,
+          attempts: config.JOB_ATTEMPTS,
+          maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_TENANT,
+          maxStoredBytes: config.MAX_STORED_BYTES_PER_TENANT,
+          log: req.log,
+        },
         {
           tenantId,
           name: body.name,
@@ -55,14 +65,22 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
           priority: body.priority ?? 'normal',
           maxRuntimeSeconds: body.max_runtime_seconds,
           webhook: body.webhook,
-        },
-        async (tx, jobId) => {
-          const gone = await lockReferences(tx, tenantId, spec);
-          if (gone.length) throw new ApiProblem(409, 'reference_deleted', `${gone.join(', ')} was deleted while this job was being submitted`);
-          if (key) await tx.idempotencyKey.update({ where: { tenantId_key: { tenantId, key } }, data: { jobId } });
+          references: referencesOf(spec),
+          ...(key ? { idempotencyKey: key } : {}),
         },
       );
-      return reply.code(201).header('location', `/v1/jobs/${job.id}`).send(toJobObject(job));
+      switch (submission.kind) {
+        case 'created':
+          return reply.code(201).header('location', `/v1/jobs/${submission.job.id}`).send(toJobObject(submission.job));
+        case 'quota_active_jobs':
+          throw new ApiProblem(429, 'quota_active_jobs', `at most ${config.MAX_ACTIVE_JOBS_PER_TENANT} jobs may be queued or running at once`, { retry_after: 30 });
+        case 'quota_storage':
+          throw new ApiProblem(429, 'quota_storage', `stored bytes (${submission.storedBytes}) are at the quota of ${config.MAX_STORED_BYTES_PER_TENANT}: delete jobs, datasets or models`, { retry_after: 3600 });
+        case 'reference_deleted':
+          throw new ApiProblem(409, 'reference_deleted', `${submission.gone.join(', ')} was deleted while this job was being submitted`);
+        default:
+          return assertNever(submission);
+      }
     } catch (err) {
       if (key) await releaseKey(db, tenantId, key).catch(() => {});
       throw err;
@@ -95,17 +113,6 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     if (outcome === 'cancelled') await deps.notifyTerminal(req.params.id).catch((err) => req.log.warn({ err }, 'webhook not scheduled'));
     return toJobObject(await db.job.findFirstOrThrow({ where: { id: req.params.id } }));
   });
-}
-
-/** 429 with a stable code when the tenant is at its active-job or storage quota. */
-async function enforceQuotas(deps: ApiDeps, tenantId: string): Promise<void> {
-  const usage = await tenantUsage(deps.db, tenantId);
-  if (usage.activeJobs >= deps.config.MAX_ACTIVE_JOBS_PER_TENANT) {
-    throw new ApiProblem(429, 'quota_active_jobs', `at most ${deps.config.MAX_ACTIVE_JOBS_PER_TENANT} jobs may be queued or running at once`, { retry_after: 30 });
-  }
-  if (usage.storedBytes >= deps.config.MAX_STORED_BYTES_PER_TENANT) {
-    throw new ApiProblem(429, 'quota_storage', `stored bytes (${usage.storedBytes}) are at the quota of ${deps.config.MAX_STORED_BYTES_PER_TENANT}: delete jobs, datasets or models`, { retry_after: 3600 });
-  }
 }
 
 /** The engine's own checks, deepest field first, then the server's limits on job size. */
