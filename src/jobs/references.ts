@@ -9,6 +9,7 @@ import { builtinFacts, type DatasetFacts } from '../ml/spec-check.js';
 import { EngineSpecSchema, schemaProblems, type EngineSpec } from '../ml/spec.js';
 import type { DbClient } from '../db/client.js';
 import { isId } from '../ids.js';
+import type { UploadedDataset } from './job-size.js';
 import { ACTIVE_STATUSES } from './status.js';
 
 const BUILTIN_SOURCES = ['builtin:mnist', 'builtin:synthetic'];
@@ -32,8 +33,8 @@ export function referencesOf(spec: unknown): References {
 }
 
 export interface ReferenceCheck {
-  /** The uploaded dataset's classes and sample shape, for the engine's own checks. */
-  facts?: DatasetFacts;
+  /** The uploaded dataset: its classes and sample shape for the engine's checks, its size for the job-size limits. */
+  dataset?: UploadedDataset;
   problems: Array<{ field: string; message: string }>;
 }
 
@@ -47,15 +48,15 @@ export async function checkReferences(db: DbClient, tenantId: string, spec: unkn
   const problems: ReferenceCheck['problems'] = [];
   let facts: DatasetFacts = builtinFacts((spec as EngineSpec).dataset);
   let datasetName = (spec as EngineSpec).dataset.source;
-  let uploaded: DatasetFacts | undefined;
+  let uploaded: UploadedDataset | undefined;
   if (refs.dataset !== undefined) {
     const id = refs.dataset;
-    const row = isId('ds', id) ? await db.dataset.findFirst({ where: { id, tenantId }, select: { status: true, numClasses: true, inputShape: true } }) : null;
+    const row = isId('ds', id) ? await db.dataset.findFirst({ where: { id, tenantId }, select: { status: true, numClasses: true, inputShape: true, numTrain: true } }) : null;
     if (!isId('ds', id)) problems.push({ field: '/dataset/source', message: `"${id}" is neither builtin:mnist, builtin:synthetic nor a dataset id (ds_…)` });
     else if (!row) problems.push({ field: '/dataset/source', message: `dataset ${id} does not exist` });
     else if (row.status !== 'ready') problems.push({ field: '/dataset/source', message: `dataset ${id} is ${row.status}, not ready` });
-    else uploaded = { inputShape: row.inputShape, ...(row.numClasses !== null ? { classes: row.numClasses } : {}) };
-    facts = uploaded ?? {};
+    else uploaded = { facts: { inputShape: row.inputShape, ...(row.numClasses !== null ? { classes: row.numClasses } : {}) }, trainSamples: row.numTrain ?? 0 };
+    facts = uploaded?.facts ?? {};
     datasetName = `dataset ${id}`;
   }
   for (const { id, at } of refs.models) {
@@ -79,7 +80,7 @@ export async function checkReferences(db: DbClient, tenantId: string, spec: unkn
       });
     }
   }
-  return { ...(uploaded ? { facts: uploaded } : {}), problems };
+  return { ...(uploaded ? { dataset: uploaded } : {}), problems };
 }
 
 /** Queued or running jobs of the tenant that name this dataset or model (a delete must wait for them). */

@@ -211,7 +211,7 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
     assert.equal(await closed, 1009);
   });
 
-  test('a job over MAX_SAMPLE_EPOCHS or MAX_MODEL_MACS is 400 naming the field; one within them is created', async () => {
+  test('a job over MAX_SAMPLE_EPOCHS or MAX_MODEL_MACS is 400 naming the field, counting every teacher and uploaded datasets; one within them is created', async () => {
     // QUICK_JOB: 800 samples × (3 teacher + 3 student epochs) = 4800 sample-epochs; models of 640 and 64 multiply-adds.
     const fits = await request(stack.url, 'POST', '/v1/jobs', QUICK_JOB);
     assert.equal(fits.status, 201, JSON.stringify(fits.body));
@@ -233,6 +233,32 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
       assert.match(error.message, message, what);
       assert.ok(answer.body.detail.includes(field), `${what}: the detail names ${field}`);
     }
+    // Every trained teacher counts, not only `teacher`.
+    const teacher = QUICK_JOB.teacher;
+    const several = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, teacher: undefined, teachers: [teacher, { model: dense(64), training: teacher.training }] });
+    assertProblem(several, 400, 'invalid_request', 'several teachers');
+    assert.deepEqual(several.body.errors.map((e: { field: string }) => e.field).sort(), ['/dataset', '/teachers/1/model'], JSON.stringify(several.body.errors));
+    assert.match(several.body.errors.find((e: { field: string }) => e.field === '/dataset').message, /7200 sample-epochs/, '800 samples × (3 + 3 + 3) epochs');
+
+    // An uploaded dataset counts with its own size and shape: 300 rows of 4 features.
+    const rows = Array.from({ length: 300 }, (_, i) => `${(i % 7) / 7},${(i % 5) / 5},${(i % 3) / 3},${(i % 11) / 11},${i % 2 ? 'odd' : 'even'}`);
+    const form = new FormData();
+    form.append('label_column', 'label');
+    form.append('csv', new Blob([`a,b,c,d,label\n${rows.join('\n')}\n`]), 'small.csv');
+    const upload = await fetch(`${stack.url}/v1/datasets`, { method: 'POST', body: form, headers: { authorization: `Bearer ${stack.keys.a.key}` } });
+    const dataset = await upload.json() as { id: string; num_train: number };
+    assert.equal(upload.status, 201, JSON.stringify(dataset));
+    const onUpload = (student: unknown) => ({ ...QUICK_JOB, dataset: { source: dataset.id }, student });
+    const longStudent = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { preset: 'linear' }, training: { epochs: 20 } }));
+    assertProblem(longStudent, 400, 'invalid_request', 'uploaded dataset, 20 student epochs');
+    assert.match(longStudent.body.errors[0].message, new RegExp(`${dataset.num_train * 23} sample-epochs`), JSON.stringify(longStudent.body.errors));
+    const wideStudent = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { layers: [{ type: 'dense', units: 300, activation: 'relu' }, { type: 'dense', units: 2 }] }, training: { epochs: 3 } }));
+    assertProblem(wideStudent, 400, 'invalid_request', 'uploaded dataset, a student too big');
+    assert.equal(wideStudent.body.errors[0].field, '/student/model', JSON.stringify(wideStudent.body.errors));
+    const fitsUpload = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { preset: 'linear' }, training: { epochs: 3 } }));
+    assert.equal(fitsUpload.status, 201, JSON.stringify(fitsUpload.body));
+    await request(stack.url, 'POST', `/v1/jobs/${fitsUpload.body.id}/cancel`);
+
     // A transfer set (dataset.limit.train) brings a big dataset back within the limit.
     const limited = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, dataset: { ...QUICK_JOB.dataset, options: { ...QUICK_JOB.dataset.options, samples: 100_000 }, limit: { train: 500 } } });
     assert.equal(limited.status, 201, JSON.stringify(limited.body));

@@ -6,10 +6,9 @@ import { toJobObject } from '../../jobs/job-object.js';
 import { submitJob } from '../../jobs/submit.js';
 import { webhookHostAllowed } from '../../jobs/webhook-signature.js';
 import { checkSpec, type EngineSpec, pickEngineSpec } from '../../ml/spec.js';
-import { jobSizeProblems } from '../../jobs/job-size.js';
+import { jobSizeProblems, type UploadedDataset } from '../../jobs/job-size.js';
 import { checkReferences, referencesOf } from '../../jobs/references.js';
 import { assertNever } from '../../jobs/status.js';
-import type { DatasetFacts } from '../../ml/spec-check.js';
 import type { ApiDeps } from '../deps.js';
 import { tenantScope } from '../plugins/auth.js';
 import { ApiProblem, invalidRequest, notFound, type FieldError } from '../problem.js';
@@ -40,7 +39,7 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     try {
       // The datasets and models it names: present, ready, and of shapes that fit (facts for the engine's checks).
       const refs = await checkReferences(db, tenantId, spec);
-      const problems = [...refs.problems, ...specProblems(spec, deps.config, refs.facts)];
+      const problems = [...refs.problems, ...specProblems(spec, deps.config, refs.dataset)];
       if (body.webhook && !webhookHostAllowed(body.webhook.url, deps.config.WEBHOOK_ALLOWED_HOSTS)) {
         problems.push({ field: '/webhook/url', message: 'host is not in the server\'s webhook allowlist (WEBHOOK_ALLOWED_HOSTS)' });
       }
@@ -116,9 +115,9 @@ export async function jobRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
 }
 
 /** The engine's own checks, deepest field first, then the server's limits on job size. */
-function specProblems(spec: Record<string, unknown>, config: ApiDeps['config'], facts?: DatasetFacts): FieldError[] {
+function specProblems(spec: Record<string, unknown>, config: ApiDeps['config'], uploaded?: UploadedDataset): FieldError[] {
   const seen = new Set<string>();
-  const problems = checkSpec(spec, facts)
+  const problems = checkSpec(spec, uploaded?.facts)
     .map((p) => {
       // A missing property is named as its own field, like the schema-validated fields around it.
       const missing = /^must have required propert(?:y|ies) ([\w]+)/.exec(p.message)?.[1];
@@ -128,5 +127,5 @@ function specProblems(spec: Record<string, unknown>, config: ApiDeps['config'], 
     .filter((p) => p.message !== 'must match a schema in anyOf')
     .sort((a, b) => b.field.split('/').length - a.field.split('/').length);
   if (problems.length) return problems;
-  return jobSizeProblems(spec as unknown as EngineSpec, { maxEpochs: config.MAX_EPOCHS, maxSampleEpochs: config.MAX_SAMPLE_EPOCHS, maxModelMacs: config.MAX_MODEL_MACS });
+  return jobSizeProblems(spec as unknown as EngineSpec, { maxEpochs: config.MAX_EPOCHS, maxSampleEpochs: config.MAX_SAMPLE_EPOCHS, maxModelMacs: config.MAX_MODEL_MACS }, uploaded);
 }
