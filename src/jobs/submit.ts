@@ -95,12 +95,13 @@ export async function submitJob(deps: SubmitDeps, job: NewJob): Promise<Submissi
     return { kind: 'reference_deleted', gone: [...datasets, ...models].filter((ref) => !held.has(ref)) };
   }
   const created = toJob(row);
-  await publishEvents(deps.redis, deps.channelPrefix, id, [toEventObject({ jobId: id, seq: 1, ...QUEUED_EVENT, createdAt: created.createdAt })]);
-  try {
-    await enqueueTrainJob(deps.queue, id, { priority: job.priority, attempts: deps.attempts });
-  } catch (err) {
-    deps.log.warn({ jobId: id, err: (err as Error).message }, 'enqueue failed; the reconciler will enqueue the job');
-  }
+  // Both at once: the PUBLISH is written first, and the worker's own first event can only follow the add.
+  await Promise.all([
+    publishEvents(deps.redis, deps.channelPrefix, id, [toEventObject({ jobId: id, seq: 1, ...QUEUED_EVENT, createdAt: created.createdAt })]),
+    enqueueTrainJob(deps.queue, id, { priority: job.priority, attempts: deps.attempts }).catch((err: Error) => {
+      deps.log.warn({ jobId: id, err: err.message }, 'enqueue failed; the reconciler will enqueue the job');
+    }),
+  ]);
   return { kind: 'created', job: created };
 }
 

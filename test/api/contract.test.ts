@@ -180,6 +180,11 @@ describe('the API matches openapi.yaml', () => {
       { body: { ...QUICK_JOB, webhook: { url: 'http://169.254.169.254/hook', secret: '12345678' } }, field: '/webhook/url', contractRefuses: false },
       { body: { ...QUICK_JOB, dataset: { source: 'ds_00000000000000000000000000' } }, field: '/dataset/source', contractRefuses: false },
       { body: { ...QUICK_JOB, teacher: { model_id: 'mdl_00000000000000000000000000' } }, field: '/teacher/model_id', contractRefuses: false },
+      // What Postgres cannot store: NUL, and unpaired UTF-16 surrogates (which JSON can escape).
+      { body: { ...QUICK_JOB, name: 'a\u0000b' }, field: '/name', contractRefuses: false },
+      { body: { ...QUICK_JOB, name: 'a\ud800b' }, field: '/name', contractRefuses: false },
+      { body: { ...QUICK_JOB, metadata: { k: 'a\udfffb' } }, field: '/metadata/k', contractRefuses: false },
+      { body: { ...QUICK_JOB, metadata: { 'k\udc00': 'v' } }, field: '/metadata/k\udc00', contractRefuses: false },
       // The server's limits on job size (MAX_SAMPLE_EPOCHS 20,000,000 and MAX_MODEL_MACS 50,000,000 by default).
       { body: { ...QUICK_JOB, dataset: { source: 'builtin:synthetic', options: { samples: 1_000_000, classes: 4, features: 16 } }, student: { ...QUICK_JOB.student, training: { epochs: 30 } } }, field: '/dataset', contractRefuses: false },
       { body: { ...QUICK_JOB, dataset: { source: 'builtin:synthetic', options: { samples: 800, classes: 4, features: 1000 } }, student: { model: { layers: [{ type: 'dense', units: 60_000 }, { type: 'dense', units: 4 }] } } }, field: '/student/model', contractRefuses: false },

@@ -184,6 +184,8 @@ function edgeExamples(stack: Stack, ids: { a: string[]; b: string[] }): Sent[] {
     { method: 'GET', path: '/v1/jobs?after=%00', headers: auth },
     { method: 'POST', path: '/v1/jobs', headers: json, body: JSON.stringify({ ...QUICK_JOB, name: 'a\u0000b' }) },
     { method: 'POST', path: '/v1/jobs', headers: json, body: JSON.stringify({ ...QUICK_JOB, metadata: { 'k\u0000': 'v' } }) },
+    { method: 'POST', path: '/v1/jobs', headers: json, body: JSON.stringify({ ...QUICK_JOB, metadata: { k: 'a\ud800b' } }) },
+    { method: 'POST', path: '/v1/jobs', headers: json, body: JSON.stringify({ ...QUICK_JOB, metadata: { 'k\udc00': 'v' } }) },
     { method: 'GET', path: `/v1/jobs?after=${'x'.repeat(20_000)}`, headers: auth },
   ];
 }

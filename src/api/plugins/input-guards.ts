@@ -15,8 +15,8 @@ const ID_KINDS: Record<string, { what: string; valid(id: string): boolean }> = {
 /**
  * Input Postgres would refuse, stopped before any query, so that it is the caller's error and not a 500:
  * an `:id` that is not shaped like an id of its kind answers 404 (as an unknown id does), and a NUL
- * character anywhere in the query string or JSON body (text and jsonb cannot hold it), or an infinite
- * number in the query string, answers 400 naming the field.
+ * character or an unpaired surrogate anywhere in the query string or JSON body (text and jsonb cannot
+ * hold them), or an infinite number in the query string, answers 400 naming the field.
  */
 export function registerInputGuards(app: FastifyInstance): void {
   app.addHook('preValidation', async (req) => {
@@ -27,8 +27,8 @@ export function registerInputGuards(app: FastifyInstance): void {
       // Quoted and escaped only when it holds what a terminal should not print raw.
       throw notFound(kind.what, /^[\x20-\x7e]*$/.test(id) ? id : JSON.stringify(id));
     }
-    const nul = findNul(req.query, 'querystring:') ?? findNul(req.body, '');
-    if (nul !== undefined) throw invalidRequest([{ field: nul || '/', message: 'must not contain the NUL character (\\u0000)' }]);
+    const refused = findUnstorable(req.query, 'querystring:') ?? findUnstorable(req.body, '');
+    if (refused) throw invalidRequest([{ field: refused.field || '/', message: refused.message }]);
     // Ajv coerces "Infinity" and "1e400" to numbers that pass its integer, minimum and maximum checks.
     for (const [name, value] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
       if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) && !Number.isFinite(Number(value))) {
@@ -38,15 +38,29 @@ export function registerInputGuards(app: FastifyInstance): void {
   });
 }
 
-/** The JSON pointer (after `base`) of the first string or key holding U+0000, if any. */
-function findNul(value: unknown, base: string, depth = 0): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? base : undefined;
+// Unpaired UTF-16 surrogates: JSON may escape them (\ud800), but jsonb refuses them and text turns them into U+FFFD.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** What Postgres would refuse in a string, if anything. */
+function unstorable(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(text)) return 'must not contain an unpaired UTF-16 surrogate (\\ud800-\\udfff)';
+  return undefined;
+}
+
+/** The JSON pointer (after `base`) of the first string or key Postgres would refuse, and why. */
+function findUnstorable(value: unknown, base: string, depth = 0): { field: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    const message = unstorable(value);
+    return message ? { field: base, message } : undefined;
+  }
   if (value === null || typeof value !== 'object' || depth > 64) return undefined;
   for (const [key, inner] of Object.entries(value)) {
     const here = `${base}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
-    if (key.includes('\u0000')) return here;
-    const found = findNul(inner, here, depth + 1);
-    if (found !== undefined) return found;
+    const message = unstorable(key);
+    if (message) return { field: here, message };
+    const found = findUnstorable(inner, here, depth + 1);
+    if (found) return found;
   }
   return undefined;
 }
