@@ -19,6 +19,7 @@ export type DataErrorCode =
   | 'csv_non_numeric'
   | 'csv_bad_header'
   | 'csv_ragged_row'
+  | 'csv_bad_label'
   | 'empty'
   | 'one_class'
   | 'non_finite'

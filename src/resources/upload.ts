@@ -37,6 +37,8 @@ export async function readUpload(parts: AsyncIterable<Multipart>, maxBytes: numb
     if (part.type === 'field') {
       if (Object.hasOwn(fields, part.fieldname)) throw new ResourceError(400, 'invalid_upload', `field "${part.fieldname}" is given twice`);
       if (typeof part.value !== 'string' || part.valueTruncated) throw new ResourceError(400, 'invalid_upload', `field "${part.fieldname}" must be a short text value`);
+      // Kept in Postgres (a dataset's or model's name), which cannot hold NUL.
+      if (part.value.includes('\u0000')) throw new ResourceError(400, 'invalid_upload', `field "${part.fieldname}" must not contain the NUL character`);
       fields[part.fieldname] = part.value;
       continue;
     }

@@ -152,6 +152,8 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
       ['CSV with a non-numeric feature', { csv: 'a,b,label\n1,2,x\n3,oops,y\n' }, {}, 400, 'csv_non_numeric', /line 3, column "b": "oops" is not a number/],
       ['CSV without the named label column', { csv: speciesCsv(20) }, { label_column: 'genus' }, 400, 'csv_bad_header', /no column named "genus"/],
       ['CSV with a ragged row', { csv: 'a,label\n1,x\n2\n' }, {}, 400, 'csv_ragged_row', /line 3: 1 cells, header has 2/],
+      ['CSV with a NUL in a label', { csv: 'a,label\n1,x\n2,y\u0000\n' }, {}, 400, 'csv_bad_label', /line 3, column "label": the label holds a NUL character/],
+      ['a NUL in the name field', { csv: speciesCsv(20) }, { label_column: 'species', name: 'a\u0000b' }, 400, 'invalid_upload', /field "name" must not contain the NUL character/],
       ['CSV of one class', { csv: 'a,label\n1,x\n2,x\n' }, {}, 400, 'one_class', /only class "x"/],
       ['an oversized upload', { csv: Buffer.alloc(MAX_UPLOAD_BYTES + 1000, 0x31) }, {}, 413, 'upload_too_large', new RegExp(`limit of ${MAX_UPLOAD_BYTES} bytes \\(MAX_UPLOAD_BYTES\\)`)],
       ['a gzip bomb', { train_images: gzipSync(idx([5000, 28, 28], new Uint8Array(5000 * 784))), train_labels: good.labels }, {}, 413, 'upload_too_large', /train images unpacked is larger than/],

@@ -53,7 +53,10 @@ export function parseCsv(input: string | Uint8Array, options: { labelColumn?: st
       if (!Number.isFinite(v)) throw new DataError('non_finite', `${name} line ${line}, column "${header[c]}": ${cell} is not a finite number`);
       x[r * features + f++] = v;
     }
-    rawLabels.push(cells[labelAt]!);
+    const label = cells[labelAt]!;
+    // A label becomes a class name, kept in reports and in Postgres, which cannot hold NUL.
+    if (label.includes('\u0000')) throw new DataError('csv_bad_label', `${name} line ${line}, column "${labelName}": the label holds a NUL character`);
+    rawLabels.push(label);
   }
   const distinct = [...new Set(rawLabels)];
   const numeric = distinct.every((l) => l !== '' && Number.isFinite(Number(l)));
