@@ -24,13 +24,12 @@
 //          --skip-http  --skip-ws  --out FILE.json  --watchdog 900 (seconds)
 // The fan-out needs ~1,200 file descriptors in this process and in the API's: `ulimit -n 4096` first
 // if `ulimit -n` says less (the script checks).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createApiKey, verifyApiKey } from '../src/auth/api-keys.js';
 import { createDb } from '../src/db/client.js';
@@ -44,9 +43,9 @@ import { createWebhookQueue } from '../src/queue/webhooks.js';
 import { createRedis } from '../src/redis.js';
 import { databaseUrl, PG_ADMIN_URL, REDIS_URL } from '../test/support/env.js';
 import { QUICK_JOB } from '../test/support/specs.js';
+import { startApiProcess } from './load/api-process.js';
 import { closedLoop, httpClient, type LoopResult } from './load/closed-loop.js';
 import { fanout, type FanoutResult, type Probe } from './load/fanout.js';
-import type { LoopDelay, ServerRequest } from './load/server.js';
 import { ms, summarize } from './load/stats.js';
 
 const argv = process.argv.slice(2);
@@ -72,7 +71,6 @@ const OUT = option('out', '');
 /** The whole run ends by itself within this, cleanup included. */
 const WATCHDOG_S = Number(option('watchdog', '900'));
 
-const here = fileURLToPath(new URL('.', import.meta.url));
 const DB_PREFIX = 'distill_bench_';
 const STALE_AFTER_S = 3 * 3600;
 
@@ -176,50 +174,23 @@ async function main() {
   // The API, in its own process.
   const profileDir = option('cpu-prof-dir', join(tmpdir(), 'distill-bench-profiles'));
   if (CPU_PROF) mkdirSync(profileDir, { recursive: true });
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(here, 'load', 'server.ts')], {
-    env: {
-      ...process.env,
-      DATABASE_URL: url,
-      REDIS_URL,
-      QUEUE_NAME: queueName,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL,
-      ARTIFACT_DIR: artifactDir,
-      RATE_LIMIT_PER_MINUTE: '100000000',
-      MAX_ACTIVE_JOBS_PER_TENANT: '100000000',
-      ...(flag('source-maps') ? { BENCH_SOURCE_MAPS: '1' } : {}),
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  const api = await startApiProcess({
+    ...process.env,
+    DATABASE_URL: url,
+    REDIS_URL,
+    QUEUE_NAME: queueName,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL,
+    ARTIFACT_DIR: artifactDir,
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    MAX_ACTIVE_JOBS_PER_TENANT: '100000000',
+    ...(flag('source-maps') ? { BENCH_SOURCE_MAPS: '1' } : {}),
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  cleanups.push(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.send?.('stop');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(killer);
-  });
-  const { url: apiUrl, pid: apiPid } = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string; pid: number }));
-    child.once('exit', (code) => reject(new Error(`the API process exited (${code}) before listening`)));
-  });
+  cleanups.push(() => api.stop());
+  const { url: apiUrl, pid: apiPid, ask } = api;
   log(`API ${apiUrl} (pid ${apiPid}), database ${dbName}, queue ${queueName}`);
-  /** One request to the API process over IPC, answered by a message carrying `key`. */
-  const ask = <T>(request: ServerRequest, key: string) => new Promise<T>((resolve, reject) => {
-    const onExit = () => reject(new Error('the API process exited'));
-    const onMessage = (m: unknown) => {
-      if (m && typeof m === 'object' && key in m) {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve((m as Record<string, T>)[key] as T);
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-    child.send(request);
-  });
-  const apiLoop = () => ask<LoopDelay>({ loop: 'read' }, 'loop');
+  const apiLoop = api.loop;
   /** Profiles the API process over what runs inside (only with --cpu-prof). */
   const profiled = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     if (!CPU_PROF) return fn();

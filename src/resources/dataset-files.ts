@@ -127,11 +127,17 @@ export async function storeDataset(store: ArtifactStore, key: string, planned: P
   }
 }
 
-/** The training child's view: the stored dataset read back and parsed as the engine expects. */
-export async function loadStoredDataset(store: ArtifactStore, key: string): Promise<Dataset> {
+/** A stored dataset's manifest and files, as stored (gzipped or not). */
+export async function readStoredDataset(store: ArtifactStore, key: string): Promise<Pick<PlannedDataset, 'manifest' | 'files'>> {
   const manifest = JSON.parse((await store.get(`${key}/manifest.json`)).toString('utf8')) as DatasetManifest;
   const files: Record<string, Buffer> = {};
   for (const [role, file] of Object.entries(manifest.files)) files[role] = await store.get(`${key}/${file}`);
+  return { manifest, files };
+}
+
+/** The training child's view: the stored dataset read back and parsed as the engine expects. */
+export async function loadStoredDataset(store: ArtifactStore, key: string): Promise<Dataset> {
+  const { manifest, files } = await readStoredDataset(store, key);
   try {
     return parseDataset({ manifest, files });
   } catch (err) {

@@ -8,7 +8,8 @@ import type { Dataset as DatasetRow } from '../db/generated/client.js';
 import { newId } from '../ids.js';
 import { activeJobsUsing } from '../jobs/references.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
-import { parseDataset, planDataset, storeDataset } from './dataset-files.js';
+import { planDataset, storeDataset } from './dataset-files.js';
+import { checkStoredDataset } from './upload-checks.js';
 import type { Upload } from './upload.js';
 
 export const datasetKey = (id: string) => `datasets/${id}`;
@@ -53,11 +54,12 @@ export async function createDataset(db: Db, store: ArtifactStore, tenantId: stri
   const planned = planDataset(upload);
   const existing = await db.dataset.findFirst({ where: { tenantId, sha256: planned.sha256 } });
   if (existing) return { row: existing, created: false };
-  const dataset = parseDataset(planned, maxBytes);
   const id = newId('ds');
   const key = datasetKey(id);
+  // Stored first, checked from the store (off this event loop), removed again if refused.
   await storeDataset(store, key, planned);
   try {
+    const dataset = await checkStoredDataset(store, key, maxBytes);
     const row = await db.dataset.create({
       data: {
         id,
@@ -65,8 +67,8 @@ export async function createDataset(db: Db, store: ArtifactStore, tenantId: stri
         name: planned.name ?? null,
         format: planned.manifest.format,
         status: 'ready',
-        numTrain: dataset.train.y.length,
-        numTest: dataset.test?.y.length ?? null,
+        numTrain: dataset.numTrain,
+        numTest: dataset.numTest,
         inputShape: dataset.shape,
         numClasses: dataset.classNames.length,
         classNames: dataset.classNames,

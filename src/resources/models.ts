@@ -8,7 +8,8 @@ import { newId } from '../ids.js';
 import { activeJobsUsing } from '../jobs/references.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { DeleteOutcome } from './datasets.js';
-import { checkModelUpload, describeModel, type JobModel, type ModelDescription, storeModel } from './model-files.js';
+import { checkModelUpload, type JobModel, type ModelDescription, storeModel } from './model-files.js';
+import { describeStoredModel } from './upload-checks.js';
 import { ResourceError } from './errors.js';
 import type { Upload } from './upload.js';
 
@@ -38,11 +39,12 @@ export async function createModel(db: Db, store: ArtifactStore, tenantId: string
   const artifacts = checkModelUpload(upload);
   const name = upload.fields.name;
   if (name !== undefined && (name.length < 1 || name.length > 200)) throw new ResourceError(400, 'invalid_upload', 'name must be 1 to 200 characters');
-  const description = await describeModel(artifacts);
   const id = newId('mdl');
   const key = modelKey(id);
+  // Stored first, described from the store (off this event loop), removed again if refused.
   await storeModel(store, key, artifacts);
   try {
+    const description = await describeStoredModel(store, key);
     return await db.model.create({ data: { id, tenantId, name: name ?? null, source: 'uploaded', ...columns(description), storageKey: key } });
   } catch (err) {
     await store.remove(key).catch(() => {});

@@ -21,6 +21,8 @@ export interface ArtifactStore {
   size(key: string): Promise<number | undefined>;
   /** Removes the key and everything under it as a prefix. */
   remove(keyOrPrefix: string): Promise<void>;
+  /** What another process (an upload check) opens the same store with: openArtifactStore(location). */
+  readonly location: string;
 }
 
 const KEY_PATTERN = /^[a-z0-9_]+(\/[A-Za-z0-9_.-]+)*$/;
@@ -34,6 +36,10 @@ export class DirectoryArtifactStore implements ArtifactStore {
 
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  get location(): string {
+    return this.root;
   }
 
   async put(key: string, data: Uint8Array): Promise<StoredObject> {
@@ -74,6 +80,11 @@ export class DirectoryArtifactStore implements ArtifactStore {
     if (!path.startsWith(this.root + sep)) throw new InvalidKeyError(`artifact key escapes the store: ${key}`);
     return path;
   }
+}
+
+/** The store at `location` (see ArtifactStore.location), from another process. */
+export function openArtifactStore(location: string): ArtifactStore {
+  return new DirectoryArtifactStore(location);
 }
 
 export const jobKey = (jobId: string, ...parts: string[]) => ['jobs', jobId, ...parts].join('/');
