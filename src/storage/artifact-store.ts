@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -12,7 +12,7 @@ export interface StoredObject {
 
 /**
  * Where models, checkpoints and uploads live. Keys are made by us (`jobs/<id>/…`), never by a client.
- * The directory store is the default; an object store can implement the same five methods.
+ * The directory store is the default; an object store can implement the same methods.
  */
 export interface ArtifactStore {
   put(key: string, data: Uint8Array): Promise<StoredObject>;
@@ -21,6 +21,8 @@ export interface ArtifactStore {
   size(key: string): Promise<number | undefined>;
   /** Removes the key and everything under it as a prefix. */
   remove(keyOrPrefix: string): Promise<void>;
+  /** The entries directly under a prefix, each with when it was last written (for sweeping). */
+  children(prefix: string): Promise<Array<{ name: string; modifiedAt: Date }>>;
   /** What another process (an upload check) opens the same store with: openArtifactStore(location). */
   readonly location: string;
 }
@@ -70,6 +72,19 @@ export class DirectoryArtifactStore implements ArtifactStore {
 
   async remove(keyOrPrefix: string): Promise<void> {
     await rm(this.pathOf(keyOrPrefix), { recursive: true, force: true });
+  }
+
+  async children(prefix: string): Promise<Array<{ name: string; modifiedAt: Date }>> {
+    const dir = this.pathOf(prefix);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const entries = await Promise.all(names.map(async (name) => ({ name, modifiedAt: (await stat(join(dir, name)).catch(() => undefined))?.mtime })));
+    return entries.filter((e): e is { name: string; modifiedAt: Date } => e.modifiedAt !== undefined);
   }
 
   private pathOf(key: string): string {

@@ -6,12 +6,14 @@ import { cancelChannel, channelPrefixFor, createTrainQueue, type TrainJobData } 
 import { createRedis } from '../redis.js';
 import { createRegistry, publishMetrics } from '../metrics/registry.js';
 import { createWorkerMetrics } from '../metrics/worker-metrics.js';
+import { ORPHAN_GRACE_MS, sweepOrphanedUploads } from '../resources/orphaned-uploads.js';
+import { openArtifactStore } from '../storage/artifact-store.js';
 import { AttemptStore } from './attempt-store.js';
 import { JobRunner } from './job-runner.js';
 import { reconcile } from './reconciler.js';
 import { startWebhookSender } from './webhooks.js';
 
-/** A worker process: BullMQ consumer, cancel listener, reconciler and webhook sender. */
+/** A worker process: BullMQ consumer, cancel listener, reconciler, webhook sender and sweeper of orphaned uploads. */
 export async function startWorker(config: Config, log: Logger) {
   const db = createDb(config.DATABASE_URL, Math.max(4, config.WORKER_CONCURRENCY * 2));
   const connection = createRedis(config.REDIS_URL, 'worker', 'worker');
@@ -51,12 +53,20 @@ export async function startWorker(config: Config, log: Logger) {
     reconcile(db, queue, attempts, config.JOB_ATTEMPTS, log).catch((err) => log.warn({ err: (err as Error).message }, 'reconcile failed'));
   await reconcileNow();
   const reconcileTimer = setInterval(reconcileNow, config.RECONCILE_INTERVAL_SECONDS * 1000);
+  const store = openArtifactStore(config.ARTIFACT_DIR);
+  const sweepNow = () =>
+    sweepOrphanedUploads(db, store)
+      .then((removed) => removed.length > 0 && log.info({ removed }, 'removed orphaned upload files'))
+      .catch((err) => log.warn({ err: (err as Error).message }, 'orphaned upload sweep failed'));
+  await sweepNow();
+  const sweepTimer = setInterval(sweepNow, ORPHAN_GRACE_MS);
   log.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   return {
     runner,
     async close() {
       clearInterval(reconcileTimer);
+      clearInterval(sweepTimer);
       stopPublishing();
       runner.shutdown();
       await worker.close();

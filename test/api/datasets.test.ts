@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { gzipSync } from 'node:zlib';
+import { newId } from '../../src/ids.js';
 import { loadMnist } from '../../src/ml/data/mnist.js';
 import { generateSynthetic } from '../../src/ml/data/synthetic.js';
 import { request, waitFor } from '../support/http.js';
@@ -295,5 +296,29 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     } finally {
       await deleter.end();
     }
+  });
+  test('a worker removes upload folders no row names once an hour old; younger ones and stored datasets stay', async () => {
+    const root = stack.config.ARTIFACT_DIR;
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    const folder = async (key: string, age?: Date) => {
+      await mkdir(join(root, key), { recursive: true });
+      await writeFile(join(root, key, 'data.csv'), 'a,label\n1,x\n');
+      if (age) await utimes(join(root, key), age, age);
+    };
+    const oldDataset = `datasets/${newId('ds')}`;
+    const oldModel = `models/${newId('mdl')}`;
+    const youngDataset = `datasets/${newId('ds')}`;
+    await folder(oldDataset, twoHoursAgo);
+    await folder(oldModel, twoHoursAgo);
+    await folder(youngDataset);
+    await utimes(join(root, 'datasets', ids.csv!), twoHoursAgo, twoHoursAgo);
+
+    await stack.startWorker();
+    const exists = (key: string) => stat(join(root, key)).then(() => true, () => false);
+    assert.equal(await exists(oldDataset), false, 'an hour-old dataset folder without a row is removed');
+    assert.equal(await exists(oldModel), false, 'an hour-old model folder without a row is removed');
+    assert.equal(await exists(youngDataset), true, 'a younger one may be an upload still being checked');
+    assert.equal(await exists(`datasets/${ids.csv}`), true, 'a stored dataset stays, however old');
+    assert.equal((await request(stack.url, 'GET', `/v1/datasets/${ids.csv}`)).status, 200);
   });
 });
