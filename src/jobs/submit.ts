@@ -49,9 +49,9 @@ const QUEUED_EVENT = { type: 'status', data: { status: 'queued' } } as const;
  * still accepted: the reconciler enqueues it once Redis is back.
  *
  * The quota check, the share locks on what the job names, the job row, its first event and the
- * idempotency key's link are one SQL statement: one round trip instead of seven, and atomic without
- * an interactive transaction. (Through Prisma's query builder the same work cost the API more CPU
- * than everything else in a POST together; see bench/RESULTS.md.) The locks pair with the row lock a
+ * idempotency key's link are one SQL statement: one round trip instead of a quota query and an
+ * interactive transaction of four or more, atomic all the same, and without the query builder's CPU
+ * (bench/RESULTS.md, "Submit in one statement": API CPU per POST about halved). The locks pair with the row lock a
  * delete takes: a concurrent delete either waits for the job to exist, then refuses, or wins, and
  * this submission answers reference_deleted.
  */
