@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { gzipSync } from 'node:zlib';
+import pg from 'pg';
 import { newId } from '../../src/ids.js';
 import { loadMnist } from '../../src/ml/data/mnist.js';
 import { generateSynthetic } from '../../src/ml/data/synthetic.js';
@@ -269,6 +269,7 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     // The job that used it keeps its record and its artifacts.
     assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobs.gz}/artifacts`)).body.data.length > 0, true);
   });
+
   test('a delete racing a submission: the submission waits for the delete\'s row lock, then answers 409 reference_deleted', async () => {
     const upload = await postForm(stack, '/v1/datasets', { csv: [speciesCsv(120), 'race.csv'] }, { label_column: 'species' });
     assert.equal(upload.status, 201, JSON.stringify(upload.body));
@@ -297,6 +298,7 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
       await deleter.end();
     }
   });
+
   test('a worker removes upload folders no row names once an hour old; younger ones and stored datasets stay', async () => {
     const root = stack.config.ARTIFACT_DIR;
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
