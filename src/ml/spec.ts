@@ -263,11 +263,31 @@ export function teacherList(spec: Pick<ResolvedSpec, 'teacher' | 'teachers'>): R
   return spec.teachers ?? (spec.teacher ? [spec.teacher] : []);
 }
 
-/** JSON-Schema problems of an unknown value against a schema, as JSON pointers and messages. */
+/**
+ * JSON-Schema problems of an unknown value against a schema, as JSON pointers and messages. A union of
+ * constants (a preset, a layer type) fails once per constant: those become one "must be one of" that
+ * names them, not one "must be equal to constant" each.
+ */
 export function schemaProblems(schema: TSchema, value: unknown): SpecProblem[] {
-  return [...Value.Errors(schema, value)]
-    .filter((e) => e.keyword !== 'boolean')
-    .map((e) => ({ path: e.instancePath, message: e.message + describeParams(e.params) }));
+  const problems: SpecProblem[] = [];
+  const allowedAt = new Map<string, unknown[]>();
+  for (const e of Value.Errors(schema, value)) {
+    if (e.keyword === 'boolean') continue;
+    if (e.keyword === 'const' && e.params && typeof e.params === 'object' && 'allowedValue' in e.params) {
+      const allowed = allowedAt.get(e.instancePath);
+      if (allowed) {
+        allowed.push(e.params.allowedValue);
+        continue;
+      }
+      allowedAt.set(e.instancePath, [e.params.allowedValue]);
+    }
+    problems.push({ path: e.instancePath, message: e.message + describeParams(e.params) });
+  }
+  return problems.map((p) => {
+    const allowed = allowedAt.get(p.path);
+    if (!allowed || p.message !== 'must be equal to constant') return p;
+    return { path: p.path, message: allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
+  });
 }
 
 function describeParams(params: unknown): string {

@@ -25,6 +25,9 @@ describe('job spec', () => {
     assert.ok(paths({ ...base, distillation: { alpha: 1.5 } }).includes('/distillation/alpha'));
     const unknownField = checkSpec({ ...base, student: { model: { preset: 'hinton-student' }, training: { epoch: 3 } } });
     assert.ok(unknownField.some((p) => p.path === '/student/training' && /epoch/.test(p.message)), JSON.stringify(unknownField));
+    // A value outside a set of constants is told the set, once.
+    const preset = checkSpec({ ...base, teacher: { model: { preset: 'hinton-big' } } }).filter((p) => p.path === '/teacher/model/preset' && !/anyOf/.test(p.message));
+    assert.deepEqual(preset.map((p) => p.message), ['must be one of "hinton-teacher", "hinton-student", "cnn-teacher", "cnn-student", "mlp-tiny", "linear"']);
   });
 
   it('names the layer index and field of a layer list that cannot be built', () => {
