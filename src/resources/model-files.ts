@@ -29,7 +29,8 @@ export interface ModelDescription {
 
 /** A model a job produced, described by the training child; its files are the job's artifacts. */
 export interface JobModel extends ModelDescription {
-  role: 'student' | 'teacher';
+  /** student, teacher, or teacher1, teacher2… for a job's further trained teachers. */
+  role: string;
   /** Storage key of the folder holding model.json and weights.bin. */
   storageKey: string;
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../ml/backend/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint.js';
+import { teacherKey } from '../ml/job-setup.js';
 import { runJob } from '../ml/run-job.js';
 import type { EngineSpec } from '../ml/spec.js';
 import { DataError, EngineError, JobCancelledError, ModelError } from '../ml/errors.js';
@@ -72,14 +73,16 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     const files: StoredFile[] = [];
     const models: JobModel[] = [];
     const prefix = ['attempts', String(start.attempt)];
-    for (const [kind, model] of Object.entries(outcome.models)) {
+    // With several teachers, teachers[k] trained here is kept as teacher, teacher1, teacher2… (the engine's names).
+    const furtherTeachers = (outcome.teachers ?? []).flatMap((model, k) => (k > 0 && model ? [[teacherKey(k), model] as const] : []));
+    for (const [kind, model] of [...Object.entries(outcome.models), ...furtherTeachers]) {
       if (!model) continue;
       const modelJson = new TextEncoder().encode(JSON.stringify(model.modelJson));
       for (const [file, data] of [['model.json', modelJson], ['weights.bin', model.weights]] as const) {
         const stored = await store.put(jobKey(start.jobId, ...prefix, kind, file), data);
         files.push({ kind, file, ...stored });
       }
-      if (kind === 'student' || kind === 'teacher') models.push({ role: kind, storageKey: jobKey(start.jobId, ...prefix, kind), ...(await describeModel(model)) });
+      if (kind !== 'baseline') models.push({ role: kind, storageKey: jobKey(start.jobId, ...prefix, kind), ...(await describeModel(model)) });
     }
     const report = outcome.report as unknown as Record<string, unknown>;
     const reportFile = await store.put(jobKey(start.jobId, ...prefix, 'report', 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));

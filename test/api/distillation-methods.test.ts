@@ -66,5 +66,16 @@ describe('distillation methods over HTTP', () => {
     assert.ok(d.history.every((e: Record<string, number>) => e.hint! >= 0 && e.attention! >= 0 && e.kd! >= 0));
     assert.equal(job.result.teachers.length, 2);
     assert.ok(job.result.student.test_accuracy > 0.5, `student ${job.result.student.test_accuracy} (chance 0.25)`);
+
+    // Both teachers were trained here: both are kept, downloadable and registered as models.
+    const artifacts = (await request(stack.url, 'GET', `/v1/jobs/${created.body.id}/artifacts`)).body.data as Array<{ kind: string; file: string; url: string }>;
+    assert.deepEqual([...new Set(artifacts.map((a) => a.kind))].sort(), ['report', 'student', 'teacher', 'teacher1']);
+    const second = await fetch(`${stack.url}/v1/jobs/${created.body.id}/artifacts/teacher1/model.json`, { headers: { authorization: `Bearer ${stack.keys.a.key}` } });
+    assert.equal(second.status, 200);
+    assert.match(JSON.stringify(await second.json()), /wide_hidden/, 'the second teacher\'s own layers');
+    const models = (await request(stack.url, 'GET', '/v1/models')).body.data as Array<{ role: string; source_job: string; parameters: number }>;
+    const mine = models.filter((m) => m.source_job === created.body.id);
+    assert.deepEqual(mine.map((m) => m.role).sort(), ['student', 'teacher', 'teacher1']);
+    assert.notEqual(mine.find((m) => m.role === 'teacher')!.parameters, mine.find((m) => m.role === 'teacher1')!.parameters, 'two different teachers');
   });
 });

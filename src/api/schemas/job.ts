@@ -63,8 +63,11 @@ export const EventsQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** teacher1…teacher7: a job's further trained teachers (`teachers` holds at most 8). */
+export const ARTIFACT_KINDS = ['student', 'teacher', ...Array.from({ length: 7 }, (_, k) => `teacher${k + 1}`), 'baseline', 'report'];
+
 export const ArtifactParams = Type.Object({
   id: Type.String({ maxLength: 64 }),
-  kind: Type.Enum(['student', 'teacher', 'baseline', 'report']),
+  kind: Type.Enum(ARTIFACT_KINDS),
   file: Type.Enum(['model.json', 'weights.bin', 'report.json']),
 });

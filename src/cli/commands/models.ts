@@ -11,7 +11,8 @@ import type { ApiClient } from '../client/api-client.js';
 import { clientFrom, EXIT, InputError, runAction, withConnection, type ConnectionOptions } from '../client/connection.js';
 import { formatBytes } from '../client/report-table.js';
 
-const ROLES = ['student', 'teacher', 'baseline'] as const;
+// teacher1…teacher7: the further teachers a job with `teachers` trained.
+const ROLES = ['student', 'teacher', ...Array.from({ length: 7 }, (_, k) => `teacher${k + 1}`), 'baseline'] as const;
 const FILES = ['model.json', 'weights.bin'] as const;
 
 interface Model {
@@ -52,7 +53,7 @@ export function registerModelsCommand(program: Command): void {
   withConnection(
     models
       .command('download')
-      .description('download a model (mdl_…) or a finished job\'s student (job_…; --model teacher|baseline for the others) into DIR')
+      .description('download a model (mdl_…) or a finished job\'s student (job_…; --model teacher, teacher1… or baseline for the others) into DIR')
       .argument('<id>', 'model id (mdl_…) or job id (job_…)')
       .requiredOption('--out <dir>', 'directory to write model.json and weights.bin to (created if missing)')
       .option('--model <which>', `for a job: ${ROLES.join(', ')}`, 'student'),

@@ -181,7 +181,8 @@ function mountJob(root: HTMLElement, state: LiveJob): () => void {
 }
 
 function downloadList(jobId: string, artifacts: Artifact[]): HTMLElement {
-  const kinds = ['student', 'teacher', 'baseline', 'report'].filter((k) => artifacts.some((a) => a.kind === k));
+  const further = [...new Set(artifacts.map((a) => a.kind).filter((k) => /^teacher\d+$/.test(k)))].sort();
+  const kinds = ['student', 'teacher', ...further, 'baseline', 'report'].filter((k) => artifacts.some((a) => a.kind === k));
   return h(
     'div',
     { class: 'downloads' },
