@@ -11,7 +11,7 @@ import { buildModel, layerShapes } from './models/build.js';
 import { modelInputShape, modelLayers } from './models/presets.js';
 import { artifactsToModel, type ModelArtifacts } from './models/serialize.js';
 import { walkLayers } from './models/shapes.js';
-import { teacherList, type ModelSpec, type ResolvedSpec, type ResolvedTraining } from './spec.js';
+import { teacherKey, teacherList, type ModelSpec, type ResolvedSpec, type ResolvedTraining } from './spec.js';
 
 export interface SplitTensors {
   train: tf.Tensor;
@@ -101,7 +101,6 @@ export interface JobTeacher {
 }
 
 /** Names teacher k's random stream, initial weights and history: teacher, teacher1, teacher2, … */
-export const teacherKey = (k: number) => (k === 0 ? 'teacher' : `teacher${k}`);
 
 /** The teachers (built or loaded) and the student; layer pairs checked against the real models. */
 export async function buildJobModels(spec: ResolvedSpec, split: SplitDataset, owner: TensorOwner, resolve: ((id: string) => Promise<ModelArtifacts>) | undefined) {

@@ -16,11 +16,11 @@ import { buildObjective, buildTargets, distillationReport, planDistillation, Pro
 import { SpecError } from './errors.js';
 import type { EngineEvent, ModelRole, Phase, TrainingPhase } from './events.js';
 import { assembleReport, ensemblePredictions, evaluateAll, saveAll } from './job-report.js';
-import { buildFromSpec, buildJobModels, phaseWeights, splitTensors, teacherKey, tensorsFor, TensorOwner, type BuiltModel, type SplitTensors } from './job-setup.js';
+import { buildFromSpec, buildJobModels, phaseWeights, splitTensors, tensorsFor, TensorOwner, type BuiltModel, type SplitTensors } from './job-setup.js';
 import type { ModelArtifacts } from './models/serialize.js';
 import { ProgressTracker, type PhaseProgress } from './progress.js';
 import { round, type Report } from './report.js';
-import { checkSpec, withDefaults, type EngineSpec, type ResolvedTraining } from './spec.js';
+import { checkSpec, teacherKey, withDefaults, type EngineSpec, type ResolvedTraining } from './spec.js';
 import { usesExtendedDistillation } from './spec-distillation.js';
 import { fit, throwIfAborted, yieldToEventLoop, type EpochSummary, type EpochTerms } from './train/fit.js';
 import { disposeOptimizer, makeOptimizer, readModelWeights, readOptimizerState, writeModelWeights, writeOptimizerState, type StoredTensor } from './train/state.js';
@@ -45,8 +45,11 @@ export interface RunContext {
 
 export interface JobOutcome {
   report: Report;
-  /** `teacher`: the (first) teacher, when trained in this job. */
-  models: { student: ModelArtifacts; teacher?: ModelArtifacts; baseline?: ModelArtifacts };
+  /**
+   * Every model this job trained, by its engine name: `teacher` (the first teacher), `teacher1`,
+   * `teacher2`… (further teachers), each only when trained here; `student`; `baseline` when asked for.
+   */
+  models: { student: ModelArtifacts; teacher?: ModelArtifacts; baseline?: ModelArtifacts; [further: `teacher${number}`]: ModelArtifacts | undefined };
   /** With several teachers: each one trained in this job, by index (null for a given one). */
   teachers?: Array<ModelArtifacts | null>;
 }
@@ -281,7 +284,7 @@ export async function runJob(spec: EngineSpec, ctx: RunContext): Promise<JobOutc
       report,
       models: {
         student: studentArtifacts,
-        ...(teachers[0]!.training ? { teacher: teacherArtifacts[0]! } : {}),
+        ...Object.fromEntries(teachers.flatMap((t, k) => (t.training ? [[teacherKey(k), teacherArtifacts[k]!]] : []))),
         ...(baselineArtifacts ? { baseline: baselineArtifacts } : {}),
       },
       ...(teachers.length > 1 ? { teachers: teacherArtifacts.map((a, k) => (teachers[k]!.training ? a : null)) } : {}),

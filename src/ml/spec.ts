@@ -202,6 +202,12 @@ export const DatasetSpecSchema = Type.Object(
 );
 export type DatasetSpec = Static<typeof DatasetSpecSchema>;
 
+export const MAX_TEACHERS = 8;
+/** A job's k-th teacher by name: its layers' default names, checkpoints, artifacts and models use it. */
+export const teacherKey = (k: number) => (k === 0 ? 'teacher' : `teacher${k}`);
+/** Every teacher name a job can have: teacher, teacher1 … teacher7. */
+export const TEACHER_KEYS = Array.from({ length: MAX_TEACHERS }, (_, k) => teacherKey(k));
+
 export const TeacherSpecSchema = Type.Union([
   Type.Object({ model: ModelSpecSchema, training: Type.Optional(TrainingSpecSchema) }, strict),
   Type.Object({ model_id: Type.String({ minLength: 1, maxLength: 200, description: 'A stored tfjs layers model (mdl_…) used as the teacher, untrained here.' }) }, strict),
@@ -218,7 +224,7 @@ export const EngineSpecSchema = Type.Object(
     teachers: Type.Optional(
       Type.Array(TeacherSpecSchema, {
         minItems: 1,
-        maxItems: 8,
+        maxItems: MAX_TEACHERS,
         description: 'Several teachers instead of `teacher`, each given like `teacher`, all with one output per class: soft targets are their (weighted, see distillation.teacher_weights) mean.',
       }),
     ),
@@ -270,24 +276,23 @@ export function teacherList(spec: Pick<ResolvedSpec, 'teacher' | 'teachers'>): R
  */
 export function schemaProblems(schema: TSchema, value: unknown): SpecProblem[] {
   const problems: SpecProblem[] = [];
-  const allowedAt = new Map<string, unknown[]>();
+  const constants = new Map<string, { problem: SpecProblem; allowed: unknown[] }>();
   for (const e of Value.Errors(schema, value)) {
     if (e.keyword === 'boolean') continue;
-    if (e.keyword === 'const' && e.params && typeof e.params === 'object' && 'allowedValue' in e.params) {
-      const allowed = allowedAt.get(e.instancePath);
-      if (allowed) {
-        allowed.push(e.params.allowedValue);
-        continue;
-      }
-      allowedAt.set(e.instancePath, [e.params.allowedValue]);
+    const allowed = e.keyword === 'const' ? (e.params as { allowedValue?: unknown }).allowedValue : undefined;
+    const seen = allowed === undefined ? undefined : constants.get(e.instancePath);
+    if (seen) {
+      seen.allowed.push(allowed);
+      continue;
     }
-    problems.push({ path: e.instancePath, message: e.message + describeParams(e.params) });
+    const problem = { path: e.instancePath, message: e.message + describeParams(e.params) };
+    if (allowed !== undefined) constants.set(e.instancePath, { problem, allowed: [allowed] });
+    problems.push(problem);
   }
-  return problems.map((p) => {
-    const allowed = allowedAt.get(p.path);
-    if (!allowed || p.message !== 'must be equal to constant') return p;
-    return { path: p.path, message: allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
-  });
+  for (const { problem, allowed } of constants.values()) {
+    problem.message = allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return problems;
 }
 
 function describeParams(params: unknown): string {

@@ -22,7 +22,7 @@ process.once('message', async (request: CheckRequest) => {
     reply = { ok: true, result: await check(request) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    reply = err instanceof ResourceError ? { ok: false, refused: { status: err.status, code: err.code, message, ...(err.reason ? { reason: err.reason } : {}) }, message } : { ok: false, message };
+    reply = { ok: false, message, ...(err instanceof ResourceError ? { refused: { status: err.status, code: err.code, ...(err.reason ? { reason: err.reason } : {}) } } : {}) };
   }
   process.send!(reply, () => process.exit(0));
 });

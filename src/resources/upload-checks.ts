@@ -24,7 +24,8 @@ export type CheckRequest = { kind: 'dataset'; store: string; key: string; maxByt
 
 export type CheckReply =
   | { ok: true; result: DatasetSummary | ModelDescription }
-  | { ok: false; refused?: { status: ResourceError['status']; code: string; message: string; reason?: string }; message: string };
+  /** `refused`: the upload is at fault (a ResourceError); without it, the check itself failed. */
+  | { ok: false; message: string; refused?: { status: ResourceError['status']; code: string; reason?: string } };
 
 // upload-check-child.ts under tsx, .js once built: the same extension as this file.
 const CHILD_ENTRY = fileURLToPath(new URL(`./upload-check-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
@@ -50,7 +51,7 @@ function runInChild(request: CheckRequest): Promise<DatasetSummary | ModelDescri
     child.once('exit', (code, signal) => {
       if (!reply) reject(new Error(`the upload check ended (code ${code}, signal ${signal}) without an answer`));
       else if (reply.ok) resolve(reply.result);
-      else if (reply.refused) reject(new ResourceError(reply.refused.status, reply.refused.code, reply.refused.message, reply.refused.reason));
+      else if (reply.refused) reject(new ResourceError(reply.refused.status, reply.refused.code, reply.message, reply.refused.reason));
       else reject(new Error(`upload check failed: ${reply.message}`));
     });
     child.send(request);

@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../ml/backend/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint.js';
-import { teacherKey } from '../ml/job-setup.js';
 import { runJob } from '../ml/run-job.js';
 import type { EngineSpec } from '../ml/spec.js';
 import { DataError, EngineError, JobCancelledError, ModelError } from '../ml/errors.js';
@@ -73,9 +72,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     const files: StoredFile[] = [];
     const models: JobModel[] = [];
     const prefix = ['attempts', String(start.attempt)];
-    // With several teachers, teachers[k] trained here is kept as teacher, teacher1, teacher2… (the engine's names).
-    const furtherTeachers = (outcome.teachers ?? []).flatMap((model, k) => (k > 0 && model ? [[teacherKey(k), model] as const] : []));
-    for (const [kind, model] of [...Object.entries(outcome.models), ...furtherTeachers]) {
+    for (const [kind, model] of Object.entries(outcome.models)) {
       if (!model) continue;
       const modelJson = new TextEncoder().encode(JSON.stringify(model.modelJson));
       for (const [file, data] of [['model.json', modelJson], ['weights.bin', model.weights]] as const) {

@@ -1,5 +1,5 @@
 import Type, { type Static, type TOptional, type TUnknown } from 'typebox';
-import { type EngineSpec, EngineSpecSchema } from '../../ml/spec.js';
+import { type EngineSpec, EngineSpecSchema, TEACHER_KEYS } from '../../ml/spec.js';
 import { JOB_STATUSES } from '../../jobs/status.js';
 
 /**
@@ -63,11 +63,8 @@ export const EventsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** teacher1…teacher7: a job's further trained teachers (`teachers` holds at most 8). */
-export const ARTIFACT_KINDS = ['student', 'teacher', ...Array.from({ length: 7 }, (_, k) => `teacher${k + 1}`), 'baseline', 'report'];
-
 export const ArtifactParams = Type.Object({
   id: Type.String({ maxLength: 64 }),
-  kind: Type.Enum(ARTIFACT_KINDS),
+  kind: Type.Enum(['student', ...TEACHER_KEYS, 'baseline', 'report']),
   file: Type.Enum(['model.json', 'weights.bin', 'report.json']),
 });

@@ -10,9 +10,9 @@ import type { Command } from 'commander';
 import type { ApiClient } from '../client/api-client.js';
 import { clientFrom, EXIT, InputError, runAction, withConnection, type ConnectionOptions } from '../client/connection.js';
 import { formatBytes } from '../client/report-table.js';
+import { TEACHER_KEYS } from '../../ml/spec.js';
 
-// teacher1…teacher7: the further teachers a job with `teachers` trained.
-const ROLES = ['student', 'teacher', ...Array.from({ length: 7 }, (_, k) => `teacher${k + 1}`), 'baseline'] as const;
+const ROLES = ['student', ...TEACHER_KEYS, 'baseline'];
 const FILES = ['model.json', 'weights.bin'] as const;
 
 interface Model {
@@ -59,7 +59,7 @@ export function registerModelsCommand(program: Command): void {
       .option('--model <which>', `for a job: ${ROLES.join(', ')}`, 'student'),
   ).action(
     runAction(async (id: string, options: DownloadOptions) => {
-      if (!(ROLES as readonly string[]).includes(options.model)) throw new InputError(`--model must be one of ${ROLES.join(', ')}`);
+      if (!ROLES.includes(options.model)) throw new InputError(`--model must be one of ${ROLES.join(', ')}`);
       const client = clientFrom(options);
       await mkdir(options.out, { recursive: true });
       const files = id.startsWith('mdl_') ? await downloadModel(client, id, options.out) : await downloadJobModel(client, id, options.model, options.out);
