@@ -13,7 +13,7 @@ const argv = process.argv.slice(2);
 
 function option(name: string, fallback: string): string {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] ?? fallback : fallback;
+  return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
 }
 
 /** Runs one configuration in its own process (wasm threads are fixed per process). */
@@ -39,7 +39,9 @@ function runChild(threads: number, withCpu: boolean): Promise<Measurement[]> {
         if (!line.startsWith('BENCH ')) continue;
         const m = JSON.parse(line.slice(6)) as Measurement;
         results.push(m);
-        process.stderr.write(`  ${m.threads}t ${m.pair} b${m.batch} ${m.loop} ${m.kernels}: ${Math.round(m.samplesPerSec)} samples/s, ${m.gflops.toFixed(1)} GFLOP/s\n`);
+        process.stderr.write(
+          `  ${m.threads}t ${m.pair} b${m.batch} ${m.loop} ${m.kernels}: ${Math.round(m.samplesPerSec)} samples/s, ${m.gflops.toFixed(1)} GFLOP/s\n`,
+        );
       }
     });
     child.on('error', reject);
@@ -51,8 +53,7 @@ const fmt = (n: number | undefined): string => (n === undefined || !Number.isFin
 const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? `${(a / b).toFixed(2)}×` : '–');
 
 function table(results: Measurement[], torch: TorchMeasurement[]): string {
-  const find = (m: Partial<Measurement>): Measurement | undefined =>
-    results.find((r) => Object.entries(m).every(([k, v]) => r[k as keyof Measurement] === v));
+  const find = (m: Partial<Measurement>): Measurement | undefined => results.find((r) => Object.entries(m).every(([k, v]) => r[k as keyof Measurement] === v));
   const keys = [...new Set(results.map((r) => `${r.pair}|${r.batch}|${r.loop}`))];
   const lines = [
     '| pair | batch | loop | stock wasm 1t | ours 1t | ours 2t | cpu | PyTorch | ours/stock | 2t/1t | best ours/PyTorch | best GFLOP/s |',
@@ -67,15 +68,20 @@ function table(results: Measurement[], torch: TorchMeasurement[]): string {
     const cpu = find({ pair, batch, loop, kernels: 'cpu' });
     const pt = torch.find((t) => t.pair === pair && t.batch === batch && t.loop === loop);
     const best = [one, two].filter((m): m is Measurement => !!m).sort((x, y) => y.samplesPerSec - x.samplesPerSec)[0];
-    lines.push(`| ${pair} | ${batch} | ${loop} | ${fmt(stock?.samplesPerSec)} | ${fmt(one?.samplesPerSec)} | ${fmt(two?.samplesPerSec)} | ${fmt(cpu?.samplesPerSec)} | ${fmt(pt?.samplesPerSec)} | ${ratio(one?.samplesPerSec, stock?.samplesPerSec)} | ${ratio(two?.samplesPerSec, one?.samplesPerSec)} | ${ratio(best?.samplesPerSec, pt?.samplesPerSec)} | ${fmt(best?.gflops)} |`);
+    lines.push(
+      `| ${pair} | ${batch} | ${loop} | ${fmt(stock?.samplesPerSec)} | ${fmt(one?.samplesPerSec)} | ${fmt(two?.samplesPerSec)} | ${fmt(cpu?.samplesPerSec)} | ${fmt(pt?.samplesPerSec)} | ${ratio(one?.samplesPerSec, stock?.samplesPerSec)} | ${ratio(two?.samplesPerSec, one?.samplesPerSec)} | ${ratio(best?.samplesPerSec, pt?.samplesPerSec)} | ${fmt(best?.gflops)} |`,
+    );
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   if (argv.includes('--child')) {
-    await runMicro(parseMicroArgs(argv), (m) => console.log(`BENCH ${JSON.stringify(m)}`),
-      (gflops) => console.log(`CEILING ${JSON.stringify({ threads: Number(option('threads', '1')), gflops })}`));
+    await runMicro(
+      parseMicroArgs(argv),
+      (m) => console.log(`BENCH ${JSON.stringify(m)}`),
+      (gflops) => console.log(`CEILING ${JSON.stringify({ threads: Number(option('threads', '1')), gflops })}`),
+    );
     return;
   }
   const threadsList = option('threads-list', '1,2').split(',').map(Number);

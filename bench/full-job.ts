@@ -16,11 +16,18 @@ import { buildModel, distillationLoss, TEMPERATURE } from './workloads.js';
 export const JOB_SAMPLES = 60_000;
 export const BATCH = 128;
 
-interface Split { x: Float32Array; y: Int32Array; n: number }
+interface Split {
+  x: Float32Array;
+  y: Int32Array;
+  n: number;
+}
 
 export function loadMnist(): { train: Split; test: Split } {
   const require = createRequire(import.meta.url);
-  const trainX: number[] = [], trainY: number[] = [], testX: number[] = [], testY: number[] = [];
+  const trainX: number[] = [],
+    trainY: number[] = [],
+    testX: number[] = [],
+    testY: number[] = [];
   for (let digit = 0; digit < 10; digit++) {
     const data = (require(`mnist/src/digits/${digit}.json`) as { data: number[] }).data;
     for (let i = 0; i * 784 < data.length; i++) {
@@ -74,7 +81,13 @@ export async function trainTeacher(teacher: tf.Sequential, train: Split, epochs:
     for (let i = 0; i < JOB_SAMPLES; i += BATCH) {
       const rows = order.subarray(i, i + BATCH);
       tf.tidy(() => {
-        const y = tf.oneHot(tf.tensor1d(Array.from(rows, (r) => train.y[r]!), 'int32'), 10);
+        const y = tf.oneHot(
+          tf.tensor1d(
+            Array.from(rows, (r) => train.y[r]!),
+            'int32',
+          ),
+          10,
+        );
         optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, teacher.apply(gatherRows(train.x, rows, 784), { training: true }) as tf.Tensor) as tf.Scalar);
       });
     }
@@ -89,7 +102,9 @@ async function distil(teacher: tf.Sequential, student: tf.Sequential, train: Spl
   const soft = new Float32Array(JOB_SAMPLES * 10);
   const all = Int32Array.from({ length: JOB_SAMPLES }, (_, i) => i % train.n);
   for (let i = 0; i < JOB_SAMPLES; i += 1000) {
-    const part = tf.tidy(() => tf.softmax(tf.div(teacher.apply(gatherRows(train.x, all.subarray(i, i + 1000), 784), { training: false }) as tf.Tensor, TEMPERATURE)));
+    const part = tf.tidy(() =>
+      tf.softmax(tf.div(teacher.apply(gatherRows(train.x, all.subarray(i, i + 1000), 784), { training: false }) as tf.Tensor, TEMPERATURE)),
+    );
     soft.set(part.dataSync(), i * 10);
     part.dispose();
   }
@@ -102,7 +117,13 @@ async function distil(teacher: tf.Sequential, student: tf.Sequential, train: Spl
       const slots = shuffled.subarray(i, i + BATCH);
       const rows = Int32Array.from(slots, (k) => all[k]!);
       tf.tidy(() => {
-        const y = tf.oneHot(tf.tensor1d(Array.from(rows, (r) => train.y[r]!), 'int32'), 10);
+        const y = tf.oneHot(
+          tf.tensor1d(
+            Array.from(rows, (r) => train.y[r]!),
+            'int32',
+          ),
+          10,
+        );
         const p = gatherRows(soft, slots, 10);
         optimizer.minimize(() => distillationLoss(student.apply(gatherRows(train.x, rows, 784), { training: true }) as tf.Tensor, y, p));
       });
@@ -116,7 +137,7 @@ async function distil(teacher: tf.Sequential, student: tf.Sequential, train: Spl
 async function main(): Promise<void> {
   const arg = (name: string, fallback: string): string => {
     const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] ?? fallback : fallback;
+    return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
   };
   const threads = Number(arg('threads', '2'));
   const epochs = Number(arg('epochs', '10'));
@@ -128,11 +149,21 @@ async function main(): Promise<void> {
   const student = buildModel('mlp', 'student');
   await trainTeacher(teacher, data.train, teacherEpochs);
   const t = await distil(teacher, student, data.train, epochs);
-  console.log(`FULLJOB ${JSON.stringify({
-    runtime: `tfjs wasm ${info.threads}t`, threads: info.threads, epochs, samples: JOB_SAMPLES, batch: BATCH,
-    softTargetsSec: t.softTargetsSec, studentSec: t.studentSec, totalSec: t.softTargetsSec + t.studentSec,
-    teacherAccuracy: accuracy(teacher, data.test), studentAccuracy: accuracy(student, data.test), testSamples: data.test.n,
-  })}`);
+  console.log(
+    `FULLJOB ${JSON.stringify({
+      runtime: `tfjs wasm ${info.threads}t`,
+      threads: info.threads,
+      epochs,
+      samples: JOB_SAMPLES,
+      batch: BATCH,
+      softTargetsSec: t.softTargetsSec,
+      studentSec: t.studentSec,
+      totalSec: t.softTargetsSec + t.studentSec,
+      teacherAccuracy: accuracy(teacher, data.test),
+      studentAccuracy: accuracy(student, data.test),
+      testSamples: data.test.n,
+    })}`,
+  );
 }
 
 if (process.argv[1]?.endsWith('full-job.ts')) await main();

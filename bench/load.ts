@@ -51,10 +51,14 @@ import { ms, summarize } from './load/stats.js';
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] ?? fallback : fallback;
+  return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
 };
 const flag = (name: string) => argv.includes(`--${name}`);
-const numbers = (s: string) => s.split(',').map(Number).filter((n) => Number.isFinite(n) && n > 0);
+const numbers = (s: string) =>
+  s
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isFinite(n) && n > 0);
 
 const LEVELS = numbers(option('levels', '1,4,16,64'));
 const SECONDS = Number(option('seconds', '5'));
@@ -185,6 +189,7 @@ async function main() {
     ARTIFACT_DIR: artifactDir,
     RATE_LIMIT_PER_MINUTE: '100000000',
     MAX_ACTIVE_JOBS_PER_TENANT: '100000000',
+    MAX_SOCKETS_PER_TENANT: '100000000',
     ...(flag('source-maps') ? { BENCH_SOURCE_MAPS: '1' } : {}),
   });
   cleanups.push(() => api.stop());
@@ -235,16 +240,27 @@ async function main() {
     floor: async () => {
       const id = newId('job');
       await db.$transaction(async (tx) => {
-        await tx.job.create({ data: { id, tenantId: floorTenant, name: QUICK_JOB.name, spec: spec as never, metadata: {}, priority: 'normal', lastEventSeq: 1 } });
+        await tx.job.create({
+          data: { id, tenantId: floorTenant, name: QUICK_JOB.name, spec: spec as never, metadata: {}, priority: 'normal', lastEventSeq: 1 },
+        });
         await tx.jobEvent.create({ data: { jobId: id, seq: 1, type: 'status', data: { status: 'queued' } } });
       });
-      await enqueueTrainJob(queue, id, { priority: 'normal', attempts: 3 });
+      await enqueueTrainJob(queue, id, { attempts: 3 });
       return { ok: true, code: 'ok' };
     },
     /** The route's core as the route calls it, without HTTP around it. */
     submitJob: async () => {
       await submitJob(
-        { db, redis, queue, channelPrefix, attempts: 3, maxActiveJobs: Number.MAX_SAFE_INTEGER, maxStoredBytes: Number.MAX_SAFE_INTEGER, log: { warn: () => {} } },
+        {
+          db,
+          redis,
+          queue,
+          channelPrefix,
+          admission: { maxDispatched: 4, maxWaiting: 1, attempts: 3 },
+          maxActiveJobs: Number.MAX_SAFE_INTEGER,
+          maxStoredBytes: Number.MAX_SAFE_INTEGER,
+          log: { warn: () => {} },
+        },
         { tenantId: floorTenant, name: QUICK_JOB.name, spec, metadata: {}, priority: 'normal', references: { models: [] } },
       );
       return { ok: true, code: 'ok' };
@@ -252,7 +268,12 @@ async function main() {
   };
 
   const phases: Phase[] = [];
-  const measure = async (name: string, level: number, op: (i: number) => Promise<{ ok: boolean; code: string }>, limits = { seconds: SECONDS, maxOps: MAX_OPS }) => {
+  const measure = async (
+    name: string,
+    level: number,
+    op: (i: number) => Promise<{ ok: boolean; code: string }>,
+    limits = { seconds: SECONDS, maxOps: MAX_OPS },
+  ) => {
     await apiLoop();
     const api0 = cpuSecondsOf(apiPid);
     const bench0 = process.cpuUsage();
@@ -270,11 +291,19 @@ async function main() {
       apiLoopP99: loopDelay.p99,
     };
     const s = summarize(result.latencies);
-    log(`  ${name.padEnd(10)} c=${String(level).padStart(2)}: ${(result.ok / result.seconds).toFixed(0).padStart(5)}/s p50 ${ms(s.p50)} p99 ${ms(s.p99)} ms, errors ${result.errors} ${JSON.stringify(result.codes)}, CPU ms/op: API ${phase.apiCpuMs.toFixed(2)} bench ${phase.benchCpuMs.toFixed(2)}, API loop p99 ${ms(phase.apiLoopP99)} ms, load ${phase.load1.toFixed(1)}`);
+    log(
+      `  ${name.padEnd(10)} c=${String(level).padStart(2)}: ${(result.ok / result.seconds).toFixed(0).padStart(5)}/s p50 ${ms(s.p50)} p99 ${ms(s.p99)} ms, errors ${result.errors} ${JSON.stringify(result.codes)}, CPU ms/op: API ${phase.apiCpuMs.toFixed(2)} bench ${phase.benchCpuMs.toFixed(2)}, API loop p99 ${ms(phase.apiLoopP99)} ms, load ${phase.load1.toFixed(1)}`,
+    );
     return phase;
   };
 
-  const results: { machine: typeof machine; phases: Phase[]; breakdown?: Record<string, ReturnType<typeof summarize>>; fanout?: FanoutResult; notes: Record<string, unknown> } = { machine, phases, notes: {} };
+  const results: {
+    machine: typeof machine;
+    phases: Phase[];
+    breakdown?: Record<string, ReturnType<typeof summarize>>;
+    fanout?: FanoutResult;
+    notes: Record<string, unknown>;
+  } = { machine, phases, notes: {} };
   let fanoutJob = '';
   if (!flag('skip-http')) {
     const client = httpClient(apiUrl, { accept: 'application/json' }, Math.max(...LEVELS));
@@ -315,12 +344,15 @@ async function main() {
       'quota: tenantUsage (active jobs + stored bytes, one statement)': () => tenantUsage(db, keys[0]!.tenantId),
       'submitJob()': ops.submitJob,
       'floor (tx + add)': ops.floor,
-      'floor: tx (job + event)': () => db.$transaction(async (tx) => {
-        const id = newId('job');
-        await tx.job.create({ data: { id, tenantId: floorTenant0, name: QUICK_JOB.name, spec: spec as never, metadata: {}, priority: 'normal', lastEventSeq: 1 } });
-        await tx.jobEvent.create({ data: { jobId: id, seq: 1, type: 'status', data: { status: 'queued' } } });
-      }),
-      'floor: BullMQ add': () => enqueueTrainJob(queue, newId('job'), { priority: 'normal', attempts: 3 }),
+      'floor: tx (job + event)': () =>
+        db.$transaction(async (tx) => {
+          const id = newId('job');
+          await tx.job.create({
+            data: { id, tenantId: floorTenant0, name: QUICK_JOB.name, spec: spec as never, metadata: {}, priority: 'normal', lastEventSeq: 1 },
+          });
+          await tx.jobEvent.create({ data: { jobId: id, seq: 1, type: 'status', data: { status: 'queued' } } });
+        }),
+      'floor: BullMQ add': () => enqueueTrainJob(queue, newId('job'), { attempts: 3 }),
       'Redis PUBLISH': () => redis.publish(`${channelPrefix}:bench`, '{}'),
       'GET /v1/jobs/{id}': () => get(0),
       'GET floor: findFirst': () => getFloor(0),
@@ -382,7 +414,13 @@ async function main() {
     const probe = async (): Promise<Probe> => {
       const [row] = await db.$queryRaw<{ n: bigint }[]>`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`;
       const cpu = process.cpuUsage();
-      return { dbXacts: Number(row?.n ?? 0), apiCpu: cpuSecondsOf(apiPid), benchCpu: (cpu.user + cpu.system) / 1e6, apiLoop: await apiLoop(), at: performance.now() };
+      return {
+        dbXacts: Number(row?.n ?? 0),
+        apiCpu: cpuSecondsOf(apiPid),
+        benchCpu: (cpu.user + cpu.system) / 1e6,
+        apiLoop: await apiLoop(),
+        at: performance.now(),
+      };
     };
     results.fanout = await fanout({
       wsUrl: apiUrl.replace(/^http/, 'ws'),
@@ -401,9 +439,13 @@ async function main() {
       around: (fn) => profiled('fanout', fn),
     });
     for (const level of results.fanout.levels) {
-      log(`  ${level.clients} clients: connected in ${level.connectSeconds.toFixed(1)} s, failures ${JSON.stringify(level.failures)}; idle: ${level.idle.dbXactsPerSecond.toFixed(0)} DB xacts/s, API CPU ${(100 * level.idle.apiCpuPerSecond).toFixed(0)}%`);
+      log(
+        `  ${level.clients} clients: connected in ${level.connectSeconds.toFixed(1)} s, failures ${JSON.stringify(level.failures)}; idle: ${level.idle.dbXactsPerSecond.toFixed(0)} DB xacts/s, API CPU ${(100 * level.idle.apiCpuPerSecond).toFixed(0)}%`,
+      );
       for (const r of level.runs) {
-        log(`    ${r.rate}/s: delivery p50 ${ms(r.delivery.p50)} p99 ${ms(r.delivery.p99)} max ${ms(r.delivery.max)} ms; append p50 ${ms(r.append.p50)}; redis p50 ${ms(r.redisSubscriber.p50)}; missing ${r.missing}; API CPU ${(100 * r.costs.apiCpuPerSecond).toFixed(0)}%, loop p99 ${ms(r.costs.apiLoop.p99)} ms`);
+        log(
+          `    ${r.rate}/s: delivery p50 ${ms(r.delivery.p50)} p99 ${ms(r.delivery.p99)} max ${ms(r.delivery.max)} ms; append p50 ${ms(r.append.p50)}; redis p50 ${ms(r.redisSubscriber.p50)}; missing ${r.missing}; API CPU ${(100 * r.costs.apiCpuPerSecond).toFixed(0)}%, loop p99 ${ms(r.costs.apiLoop.p99)} ms`,
+        );
       }
     }
   }
@@ -413,10 +455,18 @@ async function main() {
   if (OUT) writeFileSync(OUT, `${JSON.stringify(results, (k, v) => (k === 'latencies' ? undefined : v), 2)}\n`);
 }
 
-function print(r: { machine: Record<string, unknown>; phases: Phase[]; breakdown?: Record<string, ReturnType<typeof summarize>>; fanout?: FanoutResult; notes: Record<string, unknown> }) {
+function print(r: {
+  machine: Record<string, unknown>;
+  phases: Phase[];
+  breakdown?: Record<string, ReturnType<typeof summarize>>;
+  fanout?: FanoutResult;
+  notes: Record<string, unknown>;
+}) {
   const out: string[] = [];
   const m = r.machine;
-  out.push(`Machine: ${m.vcpus} vCPU ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ulimit -n ${m.fdLimit}; commit ${m.commit} + ${m.uncommittedSrcFiles} uncommitted files under src/`);
+  out.push(
+    `Machine: ${m.vcpus} vCPU ${m.cpu}, ${m.memoryGiB} GiB, Node ${m.node}, ulimit -n ${m.fdLimit}; commit ${m.commit} + ${m.uncommittedSrcFiles} uncommitted files under src/`,
+  );
   out.push(`Before: ${m.uptimeBefore}`);
   out.push(`After:  ${m.uptimeAfter}`);
   out.push('');
@@ -430,21 +480,29 @@ function print(r: { machine: Record<string, unknown>; phases: Phase[]; breakdown
   const ratio = (a: Phase | undefined, b: Phase | undefined, q: 'p50' | 'p99') =>
     a && b ? `${(summarize(a.result.latencies)[q] / summarize(b.result.latencies)[q]).toFixed(1)}×` : '–';
   if (r.phases.length) {
-    out.push('| in flight | floor ops/s | p50 ms | p99 ms | submitJob() ops/s | p50 ms | p99 ms | POST /v1/jobs req/s | p50 ms | p99 ms | n | errors | POST/floor p50 | p99 | API CPU ms/POST | API loop p99 ms |');
+    out.push(
+      '| in flight | floor ops/s | p50 ms | p99 ms | submitJob() ops/s | p50 ms | p99 ms | POST /v1/jobs req/s | p50 ms | p99 ms | n | errors | POST/floor p50 | p99 | API CPU ms/POST | API loop p99 ms |',
+    );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const level of LEVELS) {
       const f = find('floor', level);
       const s = find('submitJob', level);
       const p = find('POST', level);
-      out.push(`| ${level} | ${cell(f)} | ${cell(s)} | ${cell(p)} | ${p?.result.ok ?? '–'} | ${errs(p)} | ${ratio(p, f, 'p50')} | ${ratio(p, f, 'p99')} | ${p?.apiCpuMs.toFixed(1) ?? '–'} | ${p ? ms(p.apiLoopP99) : '–'} |`);
+      out.push(
+        `| ${level} | ${cell(f)} | ${cell(s)} | ${cell(p)} | ${p?.result.ok ?? '–'} | ${errs(p)} | ${ratio(p, f, 'p50')} | ${ratio(p, f, 'p99')} | ${p?.apiCpuMs.toFixed(1) ?? '–'} | ${p ? ms(p.apiLoopP99) : '–'} |`,
+      );
     }
     out.push('');
-    out.push('| in flight | findFirst ops/s | p50 ms | p99 ms | GET /v1/jobs/{id} req/s | p50 ms | p99 ms | n | errors | GET/floor p50 | p99 | API CPU ms/GET | API loop p99 ms |');
+    out.push(
+      '| in flight | findFirst ops/s | p50 ms | p99 ms | GET /v1/jobs/{id} req/s | p50 ms | p99 ms | n | errors | GET/floor p50 | p99 | API CPU ms/GET | API loop p99 ms |',
+    );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const level of LEVELS) {
       const f = find('GET floor', level);
       const g = find('GET', level);
-      out.push(`| ${level} | ${cell(f)} | ${cell(g)} | ${g?.result.ok ?? '–'} | ${errs(g)} | ${ratio(g, f, 'p50')} | ${ratio(g, f, 'p99')} | ${g?.apiCpuMs.toFixed(1) ?? '–'} | ${g ? ms(g.apiLoopP99) : '–'} |`);
+      out.push(
+        `| ${level} | ${cell(f)} | ${cell(g)} | ${g?.result.ok ?? '–'} | ${errs(g)} | ${ratio(g, f, 'p50')} | ${ratio(g, f, 'p99')} | ${g?.apiCpuMs.toFixed(1) ?? '–'} | ${g ? ms(g.apiLoopP99) : '–'} |`,
+      );
     }
     out.push('');
     out.push(`Load average (1 min) at the end of each phase: ${r.phases.map((p) => p.load1.toFixed(1)).join(', ')}`);
@@ -461,18 +519,24 @@ function print(r: { machine: Record<string, unknown>; phases: Phase[]; breakdown
   }
   if (r.fanout) {
     const f = r.fanout;
-    out.push('WebSocket fan-out, one job; delivery = just before appendEvents → the client\'s message callback:');
+    out.push("WebSocket fan-out, one job; delivery = just before appendEvents → the client's message callback:");
     out.push('');
-    out.push('| clients | events/s | events | delivery p50 ms | p99 ms | max ms | missing | appendEvents p50 ms | Redis subscriber p50 ms | p99 ms | per-event spread p99 ms | API CPU | API CPU ms/event | API loop delay p99 ms | DB xacts/s | bench (clients) CPU |');
+    out.push(
+      '| clients | events/s | events | delivery p50 ms | p99 ms | max ms | missing | appendEvents p50 ms | Redis subscriber p50 ms | p99 ms | per-event spread p99 ms | API CPU | API CPU ms/event | API loop delay p99 ms | DB xacts/s | bench (clients) CPU |',
+    );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const level of f.levels) {
       for (const x of level.runs) {
-        out.push(`| ${x.clients} | ${x.rate} | ${x.events} | ${ms(x.delivery.p50)} | ${ms(x.delivery.p99)} | ${ms(x.delivery.max)} | ${x.missing} | ${ms(x.append.p50)} | ${ms(x.redisSubscriber.p50)} | ${ms(x.redisSubscriber.p99)} | ${ms(x.spread.p99)} | ${(100 * x.costs.apiCpuPerSecond).toFixed(0)}% | ${ms((1000 * x.costs.apiCpuPerSecond * x.costs.seconds) / x.events)} | ${ms(x.costs.apiLoop.p99)} | ${x.costs.dbXactsPerSecond.toFixed(0)} | ${(100 * x.costs.benchCpuPerSecond).toFixed(0)}% |`);
+        out.push(
+          `| ${x.clients} | ${x.rate} | ${x.events} | ${ms(x.delivery.p50)} | ${ms(x.delivery.p99)} | ${ms(x.delivery.max)} | ${x.missing} | ${ms(x.append.p50)} | ${ms(x.redisSubscriber.p50)} | ${ms(x.redisSubscriber.p99)} | ${ms(x.spread.p99)} | ${(100 * x.costs.apiCpuPerSecond).toFixed(0)}% | ${ms((1000 * x.costs.apiCpuPerSecond * x.costs.seconds) / x.events)} | ${ms(x.costs.apiLoop.p99)} | ${x.costs.dbXactsPerSecond.toFixed(0)} | ${(100 * x.costs.benchCpuPerSecond).toFixed(0)}% |`,
+        );
       }
     }
     out.push('');
     for (const level of f.levels) {
-      out.push(`- ${level.clients} clients: connected in ${level.connectSeconds.toFixed(1)} s (failures: ${JSON.stringify(level.failures)}); idle for ${level.idle.seconds.toFixed(0)} s: ${level.idle.dbXactsPerSecond.toFixed(0)} DB transactions/s, API CPU ${(100 * level.idle.apiCpuPerSecond).toFixed(0)}%, API loop delay p99 ${ms(level.idle.apiLoop.p99)} ms`);
+      out.push(
+        `- ${level.clients} clients: connected in ${level.connectSeconds.toFixed(1)} s (failures: ${JSON.stringify(level.failures)}); idle for ${level.idle.seconds.toFixed(0)} s: ${level.idle.dbXactsPerSecond.toFixed(0)} DB transactions/s, API CPU ${(100 * level.idle.apiCpuPerSecond).toFixed(0)}%, API loop delay p99 ${ms(level.idle.apiLoop.p99)} ms`,
+      );
     }
     out.push(`- duplicates ${f.duplicates}, out of order ${f.outOfOrder}; closed by the server while followed: ${JSON.stringify(f.closedByServer)}`);
     for (const [reason, sample] of Object.entries(f.failureSamples)) out.push(`- ${reason} body: ${sample}`);

@@ -30,12 +30,45 @@ const mnist = (train: number): EngineSpec['dataset'] => ({ source: 'builtin:mnis
 const METHODS: Array<[string, DistillationSpec, 'one' | 'two']> = [
   ['logits (Hinton, T 4, α 0.9)', { baseline: true }, 'one'],
   ['hint conv2→conv2 (β 1), no logits', { method: ['hint'], hint: { pairs: [{ student: 'conv2', teacher: 'conv2' }] } }, 'one'],
-  ['attention conv1, conv2 (β 1), no logits', { method: ['attention'], attention: { pairs: [{ student: 'conv1', teacher: 'conv1' }, { student: 'conv2', teacher: 'conv2' }] } }, 'one'],
+  [
+    'attention conv1, conv2 (β 1), no logits',
+    {
+      method: ['attention'],
+      attention: {
+        pairs: [
+          { student: 'conv1', teacher: 'conv1' },
+          { student: 'conv2', teacher: 'conv2' },
+        ],
+      },
+    },
+    'one',
+  ],
   ['logits + hint', { method: ['logits', 'hint'], hint: { pairs: [{ student: 'conv2', teacher: 'conv2' }] } }, 'one'],
-  ['logits + attention', { method: ['logits', 'attention'], attention: { pairs: [{ student: 'conv1', teacher: 'conv1' }, { student: 'conv2', teacher: 'conv2' }] } }, 'one'],
+  [
+    'logits + attention',
+    {
+      method: ['logits', 'attention'],
+      attention: {
+        pairs: [
+          { student: 'conv1', teacher: 'conv1' },
+          { student: 'conv2', teacher: 'conv2' },
+        ],
+      },
+    },
+    'one',
+  ],
   [
     'logits + hint + attention',
-    { method: ['logits', 'hint', 'attention'], hint: { pairs: [{ student: 'conv2', teacher: 'conv2' }] }, attention: { pairs: [{ student: 'conv1', teacher: 'conv1' }, { student: 'conv2', teacher: 'conv2' }] } },
+    {
+      method: ['logits', 'hint', 'attention'],
+      hint: { pairs: [{ student: 'conv2', teacher: 'conv2' }] },
+      attention: {
+        pairs: [
+          { student: 'conv1', teacher: 'conv1' },
+          { student: 'conv2', teacher: 'conv2' },
+        ],
+      },
+    },
     'one',
   ],
   ['logits, T 8→2 linear', { temperature: { from: 8, to: 2 } }, 'one'],
@@ -56,7 +89,15 @@ for (const seed of seeds) {
   // Teachers see TEACHER_TRAIN digits of this seed's split; the students' transfer set is the first
   // TRANSFER of them, and the test split is unseen by all.
   const train = async (model: EngineSpec['student']['model']): Promise<ModelArtifacts> => {
-    const job = await runJob({ dataset: mnist(TEACHER_TRAIN), teacher: { model, training: { epochs: TEACHER_EPOCHS, batch_size: 64 } }, student: { model: { preset: 'linear' }, training: { epochs: 1 } }, seed }, quiet);
+    const job = await runJob(
+      {
+        dataset: mnist(TEACHER_TRAIN),
+        teacher: { model, training: { epochs: TEACHER_EPOCHS, batch_size: 64 } },
+        student: { model: { preset: 'linear' }, training: { epochs: 1 } },
+        seed,
+      },
+      quiet,
+    );
     return job.models.teacher!;
   };
   const cnn = await train({ preset: 'cnn-teacher' });
@@ -77,7 +118,9 @@ for (const seed of seeds) {
     if (r.baseline) rows[0]!.accuracy[seed] = r.baseline.test_accuracy;
     teacherAccuracy.cnn![seed] = r.teacher.test_accuracy;
     if (r.teachers) teacherAccuracy.mlp![seed] = r.teachers[1]!.test_accuracy;
-    console.log(`seed ${seed} · ${method}: student ${r.student.test_accuracy}${r.baseline ? `, baseline ${r.baseline.test_accuracy}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    console.log(
+      `seed ${seed} · ${method}: student ${r.student.test_accuracy}${r.baseline ? `, baseline ${r.baseline.test_accuracy}` : ''} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    );
   }
 }
 

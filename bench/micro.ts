@@ -75,7 +75,16 @@ async function measurePair(pair: PairName, batchSize: number, o: MicroOptions, e
     }
     for (const [kernels, r] of rates) {
       const samplesPerSec = median(r);
-      emit({ threads: o.threads, pair, batch: batchSize, loop, kernels, samplesPerSec, gflops: (samplesPerSec * stepFlops(loop, teacher, student)) / 1e9, steps });
+      emit({
+        threads: o.threads,
+        pair,
+        batch: batchSize,
+        loop,
+        kernels,
+        samplesPerSec,
+        gflops: (samplesPerSec * stepFlops(loop, teacher, student)) / 1e9,
+        steps,
+      });
     }
     for (const opt of optimizers.values()) opt.dispose();
   }
@@ -86,7 +95,16 @@ async function measurePair(pair: PairName, batchSize: number, o: MicroOptions, e
     const b = makeBatches(pair, batchSize, teacher, 1)[0]!;
     const optimizer = tf.train.adam(1e-3);
     const r = time(() => step('cached', teacher, student, optimizer, b), batchSize, o.seconds);
-    emit({ threads: 1, pair, batch: batchSize, loop: 'cached', kernels: 'cpu', samplesPerSec: r.rate, gflops: (r.rate * stepFlops('cached', teacher, student)) / 1e9, steps: r.steps });
+    emit({
+      threads: 1,
+      pair,
+      batch: batchSize,
+      loop: 'cached',
+      kernels: 'cpu',
+      samplesPerSec: r.rate,
+      gflops: (r.rate * stepFlops('cached', teacher, student)) / 1e9,
+      steps: r.steps,
+    });
     optimizer.dispose();
     tf.dispose([b.x, b.y, b.soft]);
     await tf.setBackend('wasm');
@@ -121,7 +139,7 @@ export async function runMicro(o: MicroOptions, emit: (m: Measurement) => void, 
 export function parseMicroArgs(argv: string[]): MicroOptions {
   const get = (name: string, fallback: string): string => {
     const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] ?? fallback : fallback;
+    return i >= 0 ? (argv[i + 1] ?? fallback) : fallback;
   };
   return {
     threads: Number(get('threads', '1')),

@@ -25,7 +25,7 @@ export function findTorchPython(): string | undefined {
 
 export function torchEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env['OPENBLAS_CORETYPE'];
+  delete env.OPENBLAS_CORETYPE;
   return env;
 }
 
@@ -36,8 +36,14 @@ export async function runTorchReference(o: MicroOptions): Promise<TorchMeasureme
     return [];
   }
   process.stderr.write(`PyTorch reference (${python})…\n`);
-  const r = spawnSync(python, [script, '--pairs', o.pairs.join(','), '--batches', o.batches.join(','),
-    '--loops', o.loops.join(','), '--seconds', String(o.seconds)], { env: torchEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(
+    python,
+    [script, '--pairs', o.pairs.join(','), '--batches', o.batches.join(','), '--loops', o.loops.join(','), '--seconds', String(o.seconds)],
+    { env: torchEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   if (r.status !== 0) throw new Error(`torch_reference.py exited with ${r.status}`);
-  return r.stdout.split('\n').filter((l) => l.startsWith('TORCH ')).map((l) => JSON.parse(l.slice(6)) as TorchMeasurement);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('TORCH '))
+    .map((l) => JSON.parse(l.slice(6)) as TorchMeasurement);
 }

@@ -55,3 +55,74 @@ def full_job(data_dir, epochs, build, kd_loss, teacher_epochs=2):
     print('FULLJOB ' + json.dumps({'runtime': 'pytorch textbook', 'epochs': epochs, 'samples': SAMPLES, 'batch': BATCH,
                                    'totalSec': total, 'teacherAccuracy': accuracy(teacher, xte, yte),
                                    'studentAccuracy': accuracy(student, xte, yte), 'testSamples': len(yte)}), flush=True)
+
+
+def phased_job(data_dir, samples, teacher_epochs, epochs, threads, build, alpha=0.7, temperature=4.0):
+    """Issue 17's job phase by phase, as the engine runs it: teacher trained, soft targets computed once
+    (no_grad, in chunks) and cached, student distilled on them, baseline on hard labels. Same digits
+    cycled to `samples`, same recipe. Prints per-phase wall times, CPU seconds and accuracies."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    (xtr, ytr), (xte, yte) = load(data_dir, 'train'), load(data_dir, 'test')
+    base = torch.arange(samples) % len(ytr)
+    x_all, y_all = xtr[base], ytr[base]
+    g = torch.Generator().manual_seed(3)
+
+    def batches(n_epochs):
+        for _ in range(n_epochs):
+            order = torch.randperm(samples, generator=g)
+            for i in range(0, samples, BATCH):
+                yield order[i:i + BATCH]
+
+    def train(model, n_epochs, loss_of):
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model.train()
+        for rows in batches(n_epochs):
+            opt.zero_grad()
+            loss_of(model(x_all[rows]), rows).backward()
+            opt.step()
+
+    timings, cpu_timings, cpu0, t, c = {}, {}, time.process_time(), time.perf_counter(), time.process_time()
+
+    def lap(name):
+        nonlocal t, c
+        now, cnow = time.perf_counter(), time.process_time()
+        timings[name], cpu_timings[name] = now - t, cnow - c
+        t, c = now, cnow
+
+    teacher = build('mlp', 'teacher')
+    train(teacher, teacher_epochs, lambda out, rows: F.cross_entropy(out, y_all[rows]))
+    lap('training_teacher')
+    teacher.eval()
+    with torch.no_grad():
+        soft = torch.cat([F.softmax(teacher(x_all[i:i + 1024]) / temperature, dim=1) for i in range(0, samples, 1024)])
+    lap('computing_soft_targets')
+    student = build('mlp', 'student')
+
+    def kd(out, rows):
+        kl = F.kl_div(F.log_softmax(out / temperature, dim=1), soft[rows], reduction='batchmean') * temperature * temperature
+        return alpha * kl + (1 - alpha) * F.cross_entropy(out, y_all[rows])
+    train(student, epochs, kd)
+    lap('distilling')
+    baseline = build('mlp', 'student')
+    train(baseline, epochs, lambda out, rows: F.cross_entropy(out, y_all[rows]))
+    lap('training_baseline')
+    print('PHASEDJOB ' + json.dumps({'runtime': f'pytorch {torch.__version__}, {threads} thread(s), soft targets cached', 'threads': threads,
+                                     'samples': samples, 'teacherEpochs': teacher_epochs, 'epochs': epochs, 'timings': timings, 'cpuTimings': cpu_timings,
+                                     'totalSec': sum(timings.values()), 'cpuSec': time.process_time() - cpu0,
+                                     'teacherAccuracy': accuracy(teacher, xte, yte), 'studentAccuracy': accuracy(student, xte, yte),
+                                     'baselineAccuracy': accuracy(baseline, xte, yte)}), flush=True)
+
+
+if __name__ == '__main__':
+    import argparse, sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_reference import build as build_model
+    p = argparse.ArgumentParser(description='Issue 17 complete job in PyTorch, phase by phase (data from bench/full-job.ts --write-data).')
+    p.add_argument('data_dir')
+    p.add_argument('--samples', type=int, default=SAMPLES)
+    p.add_argument('--teacher-epochs', type=int, default=5)
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--threads', type=int, default=1)
+    a = p.parse_args()
+    phased_job(a.data_dir, a.samples, a.teacher_epochs, a.epochs, a.threads, build_model)

@@ -18,16 +18,36 @@ export function buildModel(pair: PairName, role: 'teacher' | 'student'): tf.Sequ
   const conv = (filters: number, seed: number, inputShape?: number[]) =>
     tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: seeded(seed), ...(inputShape ? { inputShape } : {}) });
   if (pair === 'mlp' && role === 'teacher') {
-    layers.push(tf.layers.dropout({ rate: 0.2, inputShape: [784] }), dense(1200, 'relu', 1), tf.layers.dropout({ rate: 0.5 }),
-      dense(1200, 'relu', 2), tf.layers.dropout({ rate: 0.5 }), dense(10, 'linear', 3));
+    layers.push(
+      tf.layers.dropout({ rate: 0.2, inputShape: [784] }),
+      dense(1200, 'relu', 1),
+      tf.layers.dropout({ rate: 0.5 }),
+      dense(1200, 'relu', 2),
+      tf.layers.dropout({ rate: 0.5 }),
+      dense(10, 'linear', 3),
+    );
   } else if (pair === 'mlp') {
     layers.push(dense(800, 'relu', 4, [784]), dense(800, 'relu', 5), dense(10, 'linear', 6));
   } else if (role === 'teacher') {
-    layers.push(conv(32, 7, [28, 28, 1]), tf.layers.maxPooling2d({ poolSize: 2 }), conv(64, 8), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(), tf.layers.dropout({ rate: 0.3 }), dense(128, 'relu', 9), dense(10, 'linear', 10));
+    layers.push(
+      conv(32, 7, [28, 28, 1]),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      conv(64, 8),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dropout({ rate: 0.3 }),
+      dense(128, 'relu', 9),
+      dense(10, 'linear', 10),
+    );
   } else {
-    layers.push(conv(8, 11, [28, 28, 1]), tf.layers.maxPooling2d({ poolSize: 2 }), conv(16, 12), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(), dense(10, 'linear', 13));
+    layers.push(
+      conv(8, 11, [28, 28, 1]),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      conv(16, 12),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      dense(10, 'linear', 13),
+    );
   }
   return tf.sequential({ layers });
 }
@@ -58,17 +78,23 @@ export function stepFlops(loop: LoopName, teacher: tf.Sequential, student: tf.Se
   return forwardFlops(teacher) + 3 * forwardFlops(student);
 }
 
-export interface Batch { x: tf.Tensor; y: tf.Tensor; soft: tf.Tensor }
+export interface Batch {
+  x: tf.Tensor;
+  y: tf.Tensor;
+  soft: tf.Tensor;
+}
 
 /** A few fixed random batches (inputs, one-hot labels, soft targets at T) kept for the whole run. */
 export function makeBatches(pair: PairName, batchSize: number, teacher: tf.Sequential, count = 4): Batch[] {
-  return Array.from({ length: count }, (_, i) => tf.tidy(() => {
-    const x = tf.randomUniform(pair === 'mlp' ? [batchSize, 784] : [batchSize, 28, 28, 1], 0, 1, 'float32', 100 + i);
-    const labels = tf.randomUniform([batchSize], 0, 10, 'int32', 200 + i);
-    const y = tf.oneHot(labels, 10).toFloat();
-    const soft = tf.softmax(tf.div(teacher.predict(x, { batchSize }) as tf.Tensor, TEMPERATURE));
-    return { x: tf.keep(x), y: tf.keep(y), soft: tf.keep(soft) };
-  }));
+  return Array.from({ length: count }, (_, i) =>
+    tf.tidy(() => {
+      const x = tf.randomUniform(pair === 'mlp' ? [batchSize, 784] : [batchSize, 28, 28, 1], 0, 1, 'float32', 100 + i);
+      const labels = tf.randomUniform([batchSize], 0, 10, 'int32', 200 + i);
+      const y = tf.oneHot(labels, 10).toFloat();
+      const soft = tf.softmax(tf.div(teacher.predict(x, { batchSize }) as tf.Tensor, TEMPERATURE));
+      return { x: tf.keep(x), y: tf.keep(y), soft: tf.keep(soft) };
+    }),
+  );
 }
 
 /**
@@ -83,23 +109,13 @@ export function distillationLoss(studentLogits: tf.Tensor, y: tf.Tensor, soft: t
 }
 
 /** One optimizer step of the given loop; returns the loss tensor (caller disposes). */
-export function step(
-  loop: LoopName,
-  teacher: tf.Sequential,
-  student: tf.Sequential,
-  optimizer: tf.Optimizer,
-  batch: Batch,
-): tf.Scalar {
+export function step(loop: LoopName, teacher: tf.Sequential, student: tf.Sequential, optimizer: tf.Optimizer, batch: Batch): tf.Scalar {
   return tf.tidy(() => {
     if (loop === 'teacher') {
-      return optimizer.minimize(() =>
-        tf.losses.softmaxCrossEntropy(batch.y, teacher.apply(batch.x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
+      return optimizer.minimize(() => tf.losses.softmaxCrossEntropy(batch.y, teacher.apply(batch.x, { training: true }) as tf.Tensor) as tf.Scalar, true)!;
     }
     // Teacher logits outside the closure: everything inside `minimize` is taped for gradients.
-    const soft = loop === 'cached'
-      ? batch.soft
-      : tf.softmax(tf.div(teacher.apply(batch.x, { training: false }) as tf.Tensor, TEMPERATURE));
-    return optimizer.minimize(() =>
-      distillationLoss(student.apply(batch.x, { training: true }) as tf.Tensor, batch.y, soft), true)!;
+    const soft = loop === 'cached' ? batch.soft : tf.softmax(tf.div(teacher.apply(batch.x, { training: false }) as tf.Tensor, TEMPERATURE));
+    return optimizer.minimize(() => distillationLoss(student.apply(batch.x, { training: true }) as tf.Tensor, batch.y, soft), true)!;
   });
 }

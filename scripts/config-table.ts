@@ -20,11 +20,7 @@ export function configTable(): string {
   const rows = Object.entries(SETTINGS).map(([name, setting]) =>
     [`\`${name}\``, formatDefault(setting.fallback), allowed(setting.schema), setting.description].map(cell),
   );
-  return [
-    '| Variable | Default | Allowed | Meaning |',
-    '| --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  return ['| Variable | Default | Allowed | Meaning |', '| --- | --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 function formatDefault(value: unknown): string {

@@ -56,14 +56,43 @@ interface Dmmf {
 }
 
 const SCALAR_TYPES: Record<string, string> = {
-  String: 'text', Int: 'int4', BigInt: 'int8', Float: 'float8', Decimal: 'numeric', Boolean: 'bool',
-  DateTime: 'timestamp', Json: 'jsonb', Bytes: 'bytea',
+  String: 'text',
+  Int: 'int4',
+  BigInt: 'int8',
+  Float: 'float8',
+  Decimal: 'numeric',
+  Boolean: 'bool',
+  DateTime: 'timestamp',
+  Json: 'jsonb',
+  Bytes: 'bytea',
 };
 const NATIVE_TYPES: Record<string, string> = {
-  Text: 'text', VarChar: 'varchar', Char: 'bpchar', Uuid: 'uuid', Xml: 'xml', Inet: 'inet', Citext: 'citext',
-  Boolean: 'bool', SmallInt: 'int2', Integer: 'int4', BigInt: 'int8', Oid: 'oid', Real: 'float4',
-  DoublePrecision: 'float8', Decimal: 'numeric', Money: 'money', Timestamp: 'timestamp', Timestamptz: 'timestamptz',
-  Date: 'date', Time: 'time', Timetz: 'timetz', Json: 'json', JsonB: 'jsonb', ByteA: 'bytea', Bit: 'bit', VarBit: 'varbit',
+  Text: 'text',
+  VarChar: 'varchar',
+  Char: 'bpchar',
+  Uuid: 'uuid',
+  Xml: 'xml',
+  Inet: 'inet',
+  Citext: 'citext',
+  Boolean: 'bool',
+  SmallInt: 'int2',
+  Integer: 'int4',
+  BigInt: 'int8',
+  Oid: 'oid',
+  Real: 'float4',
+  DoublePrecision: 'float8',
+  Decimal: 'numeric',
+  Money: 'money',
+  Timestamp: 'timestamp',
+  Timestamptz: 'timestamptz',
+  Date: 'date',
+  Time: 'time',
+  Timetz: 'timetz',
+  Json: 'json',
+  JsonB: 'jsonb',
+  ByteA: 'bytea',
+  Bit: 'bit',
+  VarBit: 'varbit',
 };
 const WITH_PRECISION = new Set(['timestamp', 'timestamptz', 'time', 'timetz']);
 const ON_DELETE: Record<string, string> = { a: 'NoAction', r: 'Restrict', c: 'Cascade', n: 'SetNull', d: 'SetDefault' };
@@ -136,9 +165,15 @@ export async function actualFacts(databaseUrl: string): Promise<SchemaFacts> {
     for (const row of tableRows.rows) tables.add(row.table_name);
 
     const columns = await client.query<{
-      table_name: string; column_name: string; data_type: string; udt_name: string; is_nullable: 'YES' | 'NO';
-      datetime_precision: number | null; character_maximum_length: number | null;
-      numeric_precision: number | null; numeric_scale: number | null;
+      table_name: string;
+      column_name: string;
+      data_type: string;
+      udt_name: string;
+      is_nullable: 'YES' | 'NO';
+      datetime_precision: number | null;
+      character_maximum_length: number | null;
+      numeric_precision: number | null;
+      numeric_scale: number | null;
     }>(
       `SELECT table_name, column_name, data_type, udt_name, is_nullable, datetime_precision,
               character_maximum_length, numeric_precision, numeric_scale

@@ -14,7 +14,9 @@ const roots = args.filter((a) => a !== '--faults');
 
 function findTests(path) {
   if (statSync(path).isFile()) return path.endsWith(suffix) ? [path] : [];
-  return readdirSync(path).sort().flatMap((entry) => findTests(join(path, entry)));
+  return readdirSync(path)
+    .sort()
+    .flatMap((entry) => findTests(join(path, entry)));
 }
 
 const files = (roots.length ? roots : [faults ? 'test/faults' : 'test']).flatMap(findTests);

@@ -20,6 +20,3 @@ const ID_PATTERN = /^[a-z]+_[0-9a-z]{26}$/;
 export function isId(prefix: IdPrefix, value: string): boolean {
   return value.startsWith(`${prefix}_`) && ID_PATTERN.test(value);
 }
-
-/** JSON-schema pattern for a path or body field holding an id of this kind. */
-export const idPattern = (prefix: IdPrefix) => `^${prefix}_[0-9a-z]{26}$`;

@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import type { Config } from './config.js';
 
 export type { Logger };
 
@@ -14,15 +15,29 @@ export const REDACTED_PATHS = [
   '*.key',
 ];
 
-/** One logger per process: pretty in a terminal, JSON lines otherwise (for log shippers). */
-export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
+/**
+ * One logger per process: readable lines for a person at a terminal, JSON lines otherwise (for log
+ * shippers), unless LOG_FORMAT says which. `distill up` runs its children on the same stdout, so they
+ * choose alike.
+ */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>, bindings: Record<string, unknown> = {}): Logger {
   const options: LoggerOptions = {
-    level,
+    level: config.LOG_LEVEL,
     base: { pid: process.pid, ...bindings },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
-  if (process.stdout.isTTY) {
-    options.transport = { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } };
+  const terminal = process.stdout.isTTY === true;
+  if (config.LOG_FORMAT === 'pretty' || (config.LOG_FORMAT === 'auto' && terminal)) {
+    options.transport = {
+      target: 'pino-pretty',
+      options: {
+        colorize: terminal,
+        translateTime: 'HH:MM:ss.l',
+        // `[api] API listening`: which of `distill up`'s processes said it, without a line of its own.
+        messageFormat: '{if service}[{service}] {end}{msg}',
+        ignore: 'pid,hostname,service',
+      },
+    };
   }
   return pino(options);
 }

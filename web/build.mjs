@@ -9,7 +9,7 @@ import * as esbuild from 'esbuild';
 const WEB = fileURLToPath(new URL('.', import.meta.url));
 export const DASHBOARD_DIR = fileURLToPath(new URL('../dist/web/', import.meta.url));
 
-/** Builds into `outDir` (default dist/web) and returns the asset names. */
+/** Builds into `outDir` (default dist/web) and returns the asset names and the source files bundled (`inputs`). */
 export async function buildDashboard({ outDir = DASHBOARD_DIR, minify = true } = {}) {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
@@ -31,7 +31,7 @@ export async function buildDashboard({ outDir = DASHBOARD_DIR, minify = true } =
   if (!js || !css) throw new Error(`dashboard build produced ${outputs.join(', ')}: expected a .js and a .css`);
   const html = (await readFile(`${WEB}index.html`, 'utf8')).replace('{{js}}', js).replace('{{css}}', css);
   await writeFile(`${outDir}index.html`, html);
-  return { js, css };
+  return { js, css, inputs: Object.keys(result.metafile.inputs) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -22,11 +22,7 @@ export interface LoopResult {
  * `concurrency` loops, each starting its next operation as soon as the last one ends (closed loop),
  * until `seconds` have passed or `maxOps` operations were started, whichever comes first.
  */
-export async function closedLoop(
-  concurrency: number,
-  limits: { seconds: number; maxOps: number },
-  op: (i: number) => Promise<Outcome>,
-): Promise<LoopResult> {
+export async function closedLoop(concurrency: number, limits: { seconds: number; maxOps: number }, op: (i: number) => Promise<Outcome>): Promise<LoopResult> {
   const latencies: number[] = [];
   const codes: Record<string, number> = {};
   let started = 0;
@@ -69,7 +65,10 @@ export function httpClient(baseUrl: string, headers: Record<string, string>, soc
           method,
           path,
           agent,
-          headers: body === undefined ? { ...headers, ...extra } : { ...headers, ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers:
+            body === undefined
+              ? { ...headers, ...extra }
+              : { ...headers, ...extra, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
           timeout: 30_000,
         },
         (res) => {

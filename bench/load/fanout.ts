@@ -235,7 +235,10 @@ export async function fanout(o: FanoutOptions): Promise<FanoutResult> {
             const t = performance.now();
             sentAt[i] = t;
             // As the worker does (AttemptStore.record): fenced on the attempt, progress on the job row.
-            const [stored] = await appendEvents(o.db, o.redis, o.channelPrefix, o.jobId, [{ type: 'epoch', data }], { attempt: job.attempts, update: { progress: data.progress } });
+            const [stored] = await appendEvents(o.db, o.redis, o.channelPrefix, o.jobId, [{ type: 'epoch', data }], {
+              attempt: job.attempts,
+              update: { progress: data.progress },
+            });
             appendTimes.push(performance.now() - t);
             lastAppended = stored?.seq ?? lastAppended;
           }
@@ -264,18 +267,21 @@ export async function fanout(o: FanoutOptions): Promise<FanoutResult> {
     closing = true;
     subscriber.disconnect();
     await Promise.all(
-      sockets.map((s) => new Promise<void>((resolve) => {
-        if (s.readyState === WebSocket.CLOSED) return resolve();
-        const timer = setTimeout(() => {
-          s.terminate();
-          resolve();
-        }, 5000);
-        s.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        s.close();
-      })),
+      sockets.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.readyState === WebSocket.CLOSED) return resolve();
+            const timer = setTimeout(() => {
+              s.terminate();
+              resolve();
+            }, 5000);
+            s.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            s.close();
+          }),
+      ),
     );
   }
   return { levels, duplicates, outOfOrder, closedByServer: closed, failureSamples: samples };

@@ -50,11 +50,17 @@ for (const [id, us] of selfUs) {
 const busy = total - (packages.get('(idle)') ?? 0);
 const pct = (us: number, of: number) => `${((100 * us) / of).toFixed(1)}%`.padStart(6);
 process.stdout.write(`profile: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy\n\nby package (share of busy time):\n`);
-process.stdout.on("error", () => process.exit(0));
-for (const [name, us] of [...packages].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)) {
+process.stdout.on('error', () => process.exit(0));
+for (const [name, us] of [...packages]
+  .filter(([n]) => n !== '(idle)')
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top)) {
   process.stdout.write(`${pct(us, busy)}  ${(us / 1e6).toFixed(2).padStart(6)} s  ${name}\n`);
 }
 process.stdout.write('\nby function, self time (share of busy time):\n');
-for (const [name, us] of [...functions].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+for (const [name, us] of [...functions]
+  .filter(([n]) => !n.startsWith('(idle)'))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top)) {
   process.stdout.write(`${pct(us, busy)}  ${name}\n`);
 }

@@ -25,7 +25,7 @@ if (!process.send) {
 // without them, and formatting every Error's stack through source maps costs real CPU here.
 if (!process.env.BENCH_SOURCE_MAPS) process.setSourceMapsEnabled(false);
 const config = loadConfig(process.env);
-const server = await startServer(config, createLogger(config.LOG_LEVEL, { service: 'api' }));
+const server = await startServer(config, createLogger(config, { service: 'api' }));
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 

@@ -2,6 +2,8 @@
  * Errors the API answers with, as RFC 9457 problem details. `code` is stable: clients branch on it.
  * Routes throw these; the one error handler in app.ts turns them (and Fastify's own) into responses.
  */
+import type { ResourceError } from '../resources/errors.js';
+
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
@@ -20,6 +22,15 @@ export interface FieldError {
   message: string;
 }
 
+/** A dataset's or model's refusal (src/resources) as the problem it answers: same status, code and message. */
+export function resourceProblem(err: ResourceError): ApiProblem {
+  return new ApiProblem(err.status, err.code, err.message, {
+    ...(err.reason ? { reason: err.reason } : {}),
+    ...(err.retryAfter ? { retry_after: err.retryAfter } : {}),
+    ...err.details,
+  });
+}
+
 export const notFound = (what: string, id: string) => new ApiProblem(404, 'not_found', `${what} ${id} does not exist`);
 
 export function invalidRequest(errors: FieldError[]): ApiProblem {
@@ -35,12 +46,15 @@ export const TITLES: Record<number, string> = {
   404: 'Not Found',
   408: 'Request Timeout',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
   422: 'Unprocessable Content',
   426: 'Upgrade Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

@@ -37,6 +37,27 @@ export async function createApiKey(db: DbClient, tenantName: string, admin = fal
   return { id: row.id, tenantId: tenant.id, tenantName: tenant.name, admin, key, prefix };
 }
 
+export type AdoptedKey = 'created' | 'present' | 'revoked';
+
+/**
+ * Stores a key chosen outside (ADMIN_API_KEY) for the tenant of that name, hashed like every key, unless a key
+ * with its hash exists: every start may call it, and several API processes at once. A revoked key stays
+ * revoked: the caller says so rather than bring it back.
+ */
+export async function adoptApiKey(db: DbClient, key: string, tenantName: string, admin: boolean): Promise<AdoptedKey> {
+  const hash = hashOf(key);
+  const existing = await db.apiKey.findUnique({ where: { hash }, select: { revokedAt: true } });
+  if (existing) return existing.revokedAt ? 'revoked' : 'present';
+  // No upsert: two processes upserting the same new tenant can both try to insert it; ON CONFLICT DO NOTHING cannot fail.
+  await db.tenant.createMany({ data: [{ id: newId('ten'), name: tenantName }], skipDuplicates: true });
+  const tenant = await db.tenant.findUniqueOrThrow({ where: { name: tenantName }, select: { id: true } });
+  const { count } = await db.apiKey.createMany({
+    data: [{ id: newId('key'), tenantId: tenant.id, prefix: key.slice(0, 12), hash, admin }],
+    skipDuplicates: true,
+  });
+  return count === 1 ? 'created' : 'present';
+}
+
 /** The caller a key stands for, or undefined for a malformed, unknown or revoked key. */
 export async function verifyApiKey(db: DbClient, key: string): Promise<Caller | undefined> {
   if (!isWellFormedKey(key)) return undefined;
@@ -50,10 +71,21 @@ export async function verifyApiKey(db: DbClient, key: string): Promise<Caller | 
   return { keyId: row.id, tenantId: row.tenantId, admin: row.admin };
 }
 
+/** The caller a key id stands for, read now: undefined once the key is revoked (or gone with its tenant). */
+export async function activeCaller(db: DbClient, keyId: string): Promise<Caller | undefined> {
+  const row = await db.apiKey.findFirst({ where: { id: keyId, revokedAt: null }, select: { id: true, tenantId: true, admin: true } });
+  return row ? { keyId: row.id, tenantId: row.tenantId, admin: row.admin } : undefined;
+}
+
 export function listApiKeys(db: DbClient) {
   return db.apiKey.findMany({ orderBy: { createdAt: 'asc' }, include: { tenant: { select: { name: true } } } });
 }
 
+/**
+ * Revokes a key at once for HTTP (every request verifies its key). Its open WebSockets close within
+ * seconds on every API process (each re-checks its sockets' keys: src/api/live/key-watch.ts) and its
+ * unused WebSocket tickets no longer redeem (redemption re-reads the key).
+ */
 export async function revokeApiKey(db: DbClient, id: string): Promise<boolean> {
   const result = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
   return result.count > 0;

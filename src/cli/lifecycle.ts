@@ -22,12 +22,9 @@ export interface Service {
  * Runs a long-lived service until SIGTERM or SIGINT, then closes it within the grace period.
  * A second signal, or a close that outlives the grace period, exits at once.
  */
-export async function runService(
-  name: string,
-  start: (config: Config, log: Logger) => Promise<Service>,
-): Promise<void> {
+export async function runService(name: string, start: (config: Config, log: Logger) => Promise<Service>): Promise<void> {
   const config = configOrExit();
-  const log = createLogger(config.LOG_LEVEL, { service: name });
+  const log = createLogger(config, { service: name });
   let service: Service;
   try {
     service = await start(config, log);

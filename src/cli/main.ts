@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerCancelCommand } from './commands/cancel.js';
 import { registerDatasetsCommand } from './commands/datasets.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerJobsCommand } from './commands/jobs.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
@@ -23,6 +24,7 @@ registerServeCommand(program);
 registerWorkerCommand(program);
 registerKeysCommand(program);
 registerRunCommand(program);
+registerDoctorCommand(program);
 // Clients of a running server, over HTTP and WebSocket.
 registerSubmitCommand(program);
 registerJobsCommand(program);

@@ -21,5 +21,7 @@ export function isRetriableDbError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   if (code && ['P1001', 'P1002', 'P1017', 'P2024', 'P2028', 'P2034'].includes(code)) return true;
   const message = err instanceof Error ? err.message : String(err);
-  return /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Can't reach database|timeout exceeded when trying to connect/i.test(message);
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|the database system is (starting up|shutting down)|Can't reach database|timeout exceeded when trying to connect/i.test(
+    message,
+  );
 }

@@ -26,17 +26,13 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK]);
     await ensureBookkeeping(client);
-    const failed = await client.query(
-      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL AND rolled_back_at IS NULL',
-    );
+    const failed = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL AND rolled_back_at IS NULL');
     if (failed.rowCount) {
       const names = failed.rows.map((r) => r.migration_name).join(', ');
       throw new MigrationError(`a previous migration failed and must be resolved first (P3009): ${names}`);
     }
     const done = new Set(
-      (await client.query('SELECT migration_name FROM _prisma_migrations WHERE rolled_back_at IS NULL')).rows.map(
-        (r) => r.migration_name as string,
-      ),
+      (await client.query('SELECT migration_name FROM _prisma_migrations WHERE rolled_back_at IS NULL')).rows.map((r) => r.migration_name as string),
     );
     const result: MigrationResult = { applied: [], alreadyApplied: [] };
     for (const name of await listMigrations(dir)) {
@@ -56,15 +52,16 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
 
 export async function listMigrations(dir = MIGRATIONS_DIR): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 async function ensureBookkeeping(client: pg.Client): Promise<void> {
   const exists = await client.query("SELECT to_regclass('_prisma_migrations') AS t");
   if (exists.rows[0]?.t) return;
-  const tables = await client.query(
-    "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema()",
-  );
+  const tables = await client.query('SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = current_schema()');
   if (tables.rows[0].n > 0) {
     throw new MigrationError('the database schema is not empty and has no migration history (P3005)');
   }

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
+/**
+ * JSON with object keys sorted, so equal bodies hash equally whatever their key order. Recursive: it is
+ * given parsed request bodies, whose depth the JSON body parser bounds (MAX_JSON_DEPTH) before anything runs.
+ */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {

@@ -1,16 +1,16 @@
 import type { Redis } from 'ioredis';
 import { type Db, type DbClient, Prisma } from '../db/client.js';
+import type { EventObject, JobEventType } from '../contract/index.js';
 import { TERMINAL_STATUSES } from './status.js';
 
-/** The kinds of event a job's stream carries; `status` with a terminal status is always the last one. */
-export type JobEventType = 'status' | 'phase' | 'metrics' | 'epoch' | 'checkpoint' | 'log';
+export type { JobEventType };
 
 export interface NewEvent {
   type: JobEventType;
   data: Record<string, unknown>;
 }
 
-/** An event as stored, listed over REST and sent over WebSockets. */
+/** An event as stored, listed over REST and sent over WebSockets (the wire's type, by `type`: EventObject). */
 export interface JobEventObject {
   object: 'event';
   job_id: string;
@@ -22,7 +22,8 @@ export interface JobEventObject {
 
 export const eventsChannel = (prefix: string, jobId: string) => `${prefix}:events:${jobId}`;
 
-export function toEventObject(row: { jobId: string; seq: number; type: string; data: unknown; createdAt: Date }): JobEventObject {
+export function toEventObject(row: { jobId: string; seq: number; type: string; data: unknown; createdAt: Date }): EventObject {
+  // Written by appendEvents from typed engine and job events: the stored data is the wire's.
   return {
     object: 'event',
     job_id: row.jobId,
@@ -30,7 +31,7 @@ export function toEventObject(row: { jobId: string; seq: number; type: string; d
     type: row.type as JobEventType,
     data: row.data as Record<string, unknown>,
     created_at: row.createdAt.toISOString(),
-  };
+  } as EventObject;
 }
 
 export class FencedOutError extends Error {

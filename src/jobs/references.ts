@@ -4,15 +4,21 @@
  * to the teacher's input); while the job is queued or running they cannot be deleted; and the worker
  * turns them into storage keys for the training child, which has no database.
  */
-import { planAdapt } from '../ml/data/adapt.js';
-import { builtinFacts, type DatasetFacts } from '../ml/spec-check.js';
-import { EngineSpecSchema, schemaProblems, type EngineSpec } from '../ml/spec.js';
 import type { DbClient } from '../db/client.js';
 import { isId } from '../ids.js';
+import {
+  builtinFacts,
+  type DatasetFacts,
+  EngineSpecSchema,
+  type EngineSpec,
+  type GivenTeacherFacts,
+  onnxTeacherProblems,
+  planAdapt,
+  schemaProblems,
+} from '../ml/tfjs-free.js';
 import type { UploadedDataset } from './job-size.js';
+import { BUILTIN_DATASET_IDS, isBuiltinDataset } from '../contract/builtin-datasets.js';
 import { ACTIVE_STATUSES } from './status.js';
-
-const BUILTIN_SOURCES = ['builtin:mnist', 'builtin:synthetic'];
 
 export interface References {
   dataset?: string;
@@ -24,17 +30,21 @@ export interface References {
 export function referencesOf(spec: unknown): References {
   const s = (spec ?? {}) as { dataset?: { source?: unknown }; teacher?: unknown; teachers?: unknown };
   const source = s.dataset?.source;
-  const teachers: Array<[unknown, string]> = Array.isArray(s.teachers) ? s.teachers.map((t, k) => [t, `/teachers/${k}/model_id`]) : [[s.teacher, '/teacher/model_id']];
+  const teachers: Array<[unknown, string]> = Array.isArray(s.teachers)
+    ? s.teachers.map((t, k) => [t, `/teachers/${k}/model_id`])
+    : [[s.teacher, '/teacher/model_id']];
   const models = teachers.flatMap(([t, at]) => {
     const id = (t as { model_id?: unknown } | undefined)?.model_id;
     return typeof id === 'string' ? [{ id, at }] : [];
   });
-  return { ...(typeof source === 'string' && !BUILTIN_SOURCES.includes(source) ? { dataset: source } : {}), models };
+  return { ...(typeof source === 'string' && !isBuiltinDataset(source) ? { dataset: source } : {}), models };
 }
 
 export interface ReferenceCheck {
   /** The uploaded dataset: its classes and sample shape for the engine's checks, its size for the job-size limits. */
   dataset?: UploadedDataset;
+  /** The teachers given by id, by id: their sizes for the memory estimate. */
+  givenTeachers: Record<string, GivenTeacherFacts>;
   problems: Array<{ field: string; message: string }>;
 }
 
@@ -43,19 +53,27 @@ export interface ReferenceCheck {
  * checks, which name its fields.
  */
 export async function checkReferences(db: DbClient, tenantId: string, spec: unknown): Promise<ReferenceCheck> {
-  if (schemaProblems(EngineSpecSchema, spec).length > 0) return { problems: [] };
+  if (schemaProblems(EngineSpecSchema, spec).length > 0) return { problems: [], givenTeachers: {} };
   const refs = referencesOf(spec);
   const problems: ReferenceCheck['problems'] = [];
   let facts: DatasetFacts = builtinFacts((spec as EngineSpec).dataset);
   let datasetName = (spec as EngineSpec).dataset.source;
   let uploaded: UploadedDataset | undefined;
+  const givenTeachers: Record<string, GivenTeacherFacts> = {};
   if (refs.dataset !== undefined) {
     const id = refs.dataset;
-    const row = isId('ds', id) ? await db.dataset.findFirst({ where: { id, tenantId }, select: { status: true, numClasses: true, inputShape: true, numTrain: true } }) : null;
-    if (!isId('ds', id)) problems.push({ field: '/dataset/source', message: `"${id}" is neither builtin:mnist, builtin:synthetic nor a dataset id (ds_…)` });
+    const row = isId('ds', id)
+      ? await db.dataset.findFirst({ where: { id, tenantId }, select: { status: true, numClasses: true, inputShape: true, numTrain: true, numTest: true } })
+      : null;
+    if (!isId('ds', id)) problems.push({ field: '/dataset/source', message: `"${id}" is neither ${BUILTIN_DATASET_IDS.join(', ')} nor a dataset id (ds_…)` });
     else if (!row) problems.push({ field: '/dataset/source', message: `dataset ${id} does not exist` });
     else if (row.status !== 'ready') problems.push({ field: '/dataset/source', message: `dataset ${id} is ${row.status}, not ready` });
-    else uploaded = { facts: { inputShape: row.inputShape, ...(row.numClasses !== null ? { classes: row.numClasses } : {}) }, trainSamples: row.numTrain ?? 0 };
+    else
+      uploaded = {
+        facts: { inputShape: row.inputShape, ...(row.numClasses !== null ? { classes: row.numClasses } : {}) },
+        trainSamples: row.numTrain ?? 0,
+        testSamples: row.numTest ?? 0,
+      };
     facts = uploaded?.facts ?? {};
     datasetName = `dataset ${id}`;
   }
@@ -64,14 +82,25 @@ export async function checkReferences(db: DbClient, tenantId: string, spec: unkn
       problems.push({ field: at, message: `"${id}" is not a model id (mdl_…)` });
       continue;
     }
-    const model = await db.model.findFirst({ where: { id, tenantId }, select: { inputShape: true, outputShape: true } });
+    const model = await db.model.findFirst({ where: { id, tenantId }, select: { inputShape: true, outputShape: true, parameters: true, format: true } });
     if (!model) {
       problems.push({ field: at, message: `model ${id} does not exist` });
       continue;
     }
     const { inputShape, outputShape } = model;
+    if (model.format === 'onnx')
+      problems.push(
+        ...onnxTeacherProblems((spec as EngineSpec).distillation, Number(/^\/teachers\/(\d+)/.exec(at)?.[1] ?? 0), id).map((p) => ({
+          field: p.path,
+          message: p.message,
+        })),
+      );
+    givenTeachers[id] = { parameters: model.parameters, inputShape, outputShape };
     if (facts.classes !== undefined && (outputShape.length !== 1 || outputShape[0] !== facts.classes)) {
-      problems.push({ field: at, message: `teacher model ${id} outputs shape [${outputShape}] but ${datasetName} has ${facts.classes} classes (output shape [${facts.classes}])` });
+      problems.push({
+        field: at,
+        message: `teacher model ${id} outputs shape [${outputShape}] but ${datasetName} has ${facts.classes} classes (output shape [${facts.classes}])`,
+      });
     }
     if (facts.inputShape && !planAdapt(facts.inputShape, inputShape)) {
       problems.push({
@@ -80,16 +109,18 @@ export async function checkReferences(db: DbClient, tenantId: string, spec: unkn
       });
     }
   }
-  return { ...(uploaded ? { dataset: uploaded } : {}), problems };
+  return { ...(uploaded ? { dataset: uploaded } : {}), givenTeachers, problems };
 }
 
 /** Queued or running jobs of the tenant that name this dataset or model (a delete must wait for them). */
 export async function activeJobsUsing(db: DbClient, tenantId: string, id: string): Promise<string[]> {
   const jobs = await db.job.findMany({ where: { tenantId, status: { in: [...ACTIVE_STATUSES] } }, select: { id: true, spec: true }, orderBy: { id: 'asc' } });
-  return jobs.filter((job) => {
-    const refs = referencesOf(job.spec);
-    return refs.dataset === id || refs.models.some((m) => m.id === id);
-  }).map((job) => job.id);
+  return jobs
+    .filter((job) => {
+      const refs = referencesOf(job.spec);
+      return refs.dataset === id || refs.models.some((m) => m.id === id);
+    })
+    .map((job) => job.id);
 }
 
 /** Where the training child finds what a job names: storage keys by id (missing ones are left out). */

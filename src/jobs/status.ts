@@ -1,12 +1,8 @@
-export const JOB_STATUSES = ['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const satisfies readonly JobStatus[];
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
-export const ACTIVE_STATUSES = ['queued', 'running', 'cancelling'] as const satisfies readonly JobStatus[];
+import type { JobErrorCode } from './job-errors.js';
 
-export function isTerminal(status: string): status is TerminalStatus {
-  return (TERMINAL_STATUSES as readonly string[]).includes(status);
-}
+// The statuses are the wire contract's (src/contract/statuses.ts), defined once.
+export { ACTIVE_STATUSES, isTerminal, JOB_STATUSES, TERMINAL_STATUSES, type TerminalStatus } from '../contract/statuses.js';
+export type { JobStatusName as JobStatus } from '../contract/statuses.js';
 
 export function assertNever(value: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(value)}`);
@@ -14,6 +10,6 @@ export function assertNever(value: never): never {
 
 /** A failed job's `error`: the code is stable and documented in openapi.yaml. */
 export interface JobError {
-  code: string;
+  code: JobErrorCode;
   message: string;
 }

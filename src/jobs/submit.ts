@@ -4,7 +4,8 @@ import type { Db } from '../db/client.js';
 import { Prisma } from '../db/client.js';
 import type { Job } from '../db/generated/client.js';
 import { newId } from '../ids.js';
-import { enqueueTrainJob, type Priority, type TrainJobData } from '../queue/queue.js';
+import { type AdmissionLimits, admitJobs } from '../queue/admission.js';
+import type { Priority, TrainJobData } from '../queue/queue.js';
 import { publishEvents, toEventObject } from './events.js';
 import type { References } from './references.js';
 import { usageQuery } from './tenant-usage.js';
@@ -28,7 +29,8 @@ export interface SubmitDeps {
   redis: Redis;
   queue: Queue<TrainJobData>;
   channelPrefix: string;
-  attempts: number;
+  /** The tenant's fair share of the queue: the new job is enqueued only when admitted (queue/admission.ts). */
+  admission: AdmissionLimits;
   /** The tenant's quotas: a job is created only below both. */
   maxActiveJobs: number;
   maxStoredBytes: number;
@@ -45,8 +47,9 @@ export type Submission =
 const QUEUED_EVENT = { type: 'status', data: { status: 'queued' } } as const;
 
 /**
- * Creates the job in Postgres and only then enqueues it. If Redis is down at that moment the job is
- * still accepted: the reconciler enqueues it once Redis is back.
+ * Creates the job in Postgres and only then admits and enqueues it: at once if its tenant has a free
+ * slot in the queue, else later, when one of the tenant's jobs starts or ends (queue/admission.ts).
+ * If Redis is down at that moment the job is still accepted: the reconciler enqueues it once Redis is back.
  *
  * The quota check, the share locks on what the job names, the job row, its first event and the
  * idempotency key's link are one SQL statement: one round trip instead of a quota query and an
@@ -96,10 +99,11 @@ export async function submitJob(deps: SubmitDeps, job: NewJob): Promise<Submissi
   }
   const created = toJob(row);
   // Both at once: the PUBLISH is written first, and the worker's own first event can only follow the add.
+  // Admission is a second statement: it counts, under the tenant's lock, what others committed meanwhile.
   await Promise.all([
     publishEvents(deps.redis, deps.channelPrefix, id, [toEventObject({ jobId: id, seq: 1, ...QUEUED_EVENT, createdAt: created.createdAt })]),
-    enqueueTrainJob(deps.queue, id, { priority: job.priority, attempts: deps.attempts }).catch((err: Error) => {
-      deps.log.warn({ jobId: id, err: err.message }, 'enqueue failed; the reconciler will enqueue the job');
+    admitJobs({ ...deps.admission, db: deps.db, queue: deps.queue, log: deps.log }, { tenantId }).catch((err: Error) => {
+      deps.log.warn({ jobId: id, err: err.message }, 'admission failed; the reconciler will admit the job');
     }),
   ]);
   return { kind: 'created', job: created };
@@ -110,7 +114,8 @@ const JOB_FIELDS = Prisma.sql`
   job.id, job.tenant_id AS "tenantId", job.name, job.status::text AS status, job.phase, job.priority::text AS priority,
   job.spec, job.metadata, job.progress, job.attempts, job.backend, job.result, job.error, job.webhook,
   job.max_runtime_seconds AS "maxRuntimeSeconds", job.last_event_seq AS "lastEventSeq",
-  job.created_at AS "createdAt", job.updated_at AS "updatedAt", job.started_at AS "startedAt", job.finished_at AS "finishedAt"`;
+  job.created_at AS "createdAt", job.updated_at AS "updatedAt", job.started_at AS "startedAt", job.finished_at AS "finishedAt",
+  job.dispatched_at AS "dispatchedAt"`;
 
 function toJob(row: Partial<Job>): Job {
   const { active: _active, stored: _stored, heldDatasets: _d, heldModels: _m, ...fields } = row as Record<string, unknown>;

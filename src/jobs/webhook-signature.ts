@@ -20,6 +20,9 @@ export function webhookHostAllowed(url: string, allowedHosts: string): boolean {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
   if (parsed.username || parsed.password) return false;
-  const allowed = allowedHosts.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const allowed = allowedHosts
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   return allowed.includes(parsed.host.toLowerCase()) || allowed.includes(parsed.hostname.toLowerCase());
 }

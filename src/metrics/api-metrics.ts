@@ -60,7 +60,18 @@ export function createApiMetrics(registry: Registry, db: Db, queue: Queue, socke
     registers: [registry],
   });
   const eventsSent = new Counter({ name: 'distill_ws_events_sent_total', help: 'Events sent on WebSockets', registers: [registry] });
-  return { httpDuration, deliveryLag, eventsSent };
+  const keyLookups = new Counter({
+    name: 'distill_api_key_lookups_total',
+    help: 'API keys looked up in Postgres (one per request that carries a well-formed key)',
+    registers: [registry],
+  });
+  const authRefusals = new Counter({
+    name: 'distill_auth_refusals_total',
+    help: 'Requests refused before the tenant was known: refused (401/403) or over the per-address budget (429)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  return { httpDuration, deliveryLag, eventsSent, keyLookups, authRefusals };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;

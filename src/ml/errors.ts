@@ -4,7 +4,7 @@
  */
 export class EngineError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: EngineErrorCode,
     message: string,
   ) {
     super(message);
@@ -20,6 +20,8 @@ export type DataErrorCode =
   | 'csv_bad_header'
   | 'csv_ragged_row'
   | 'csv_bad_label'
+  | 'csv_not_text'
+  | 'too_many_classes'
   | 'empty'
   | 'one_class'
   | 'non_finite'
@@ -36,10 +38,20 @@ export class DataError extends EngineError {
   }
 }
 
+/** `invalid_model`: an uploaded ONNX model refused by its checks (an upload's code; in a job it reads as `model_unreadable`). */
+export type ModelErrorCode = 'model_not_found' | 'model_unreadable' | 'model_shape_mismatch' | 'invalid_model' | 'export_unsupported';
+
+/** Every code an engine error carries: what a failed job's `error.code` says when the engine failed it. */
+export type EngineErrorCode = DataErrorCode | ModelErrorCode | 'invalid_spec' | 'bad_checkpoint' | 'cancelled' | 'diverged' | 'memory_limit_exceeded';
+
 export interface SpecProblem {
   /** JSON pointer into the job spec, e.g. `/student/model/layers/2/units`. */
   path: string;
   message: string;
+  /** The JSON-Schema keyword that failed (`required`, `maximum`, …); absent for the engine's checks beyond the schema. */
+  keyword?: string;
+  /** With `required`: the missing property, so the problem can name it as its own field. */
+  missingProperty?: string;
 }
 
 /** The spec cannot be run. `path` is the first problem's JSON pointer; `problems` lists them all. */
@@ -54,11 +66,32 @@ export class SpecError extends EngineError {
 }
 
 /** A given model (teacher by id, or checkpoint) does not fit the job. */
-export class ModelError extends EngineError {}
+export class ModelError extends EngineError {
+  constructor(
+    override readonly code: ModelErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
 
 /** The caller aborted the job's signal; training stopped between two batches. Never retry. */
 export class JobCancelledError extends EngineError {
   constructor(message = 'job cancelled') {
     super('cancelled', message);
+  }
+}
+
+/** Training produced a non-finite loss (NaN or infinite): the run cannot recover. Never retry. */
+export class DivergedError extends EngineError {
+  constructor(message: string) {
+    super('diverged', message);
+  }
+}
+
+/** The job needs more memory than the training process may use. Never retry. */
+export class MemoryLimitError extends EngineError {
+  constructor(message: string) {
+    super('memory_limit_exceeded', message);
   }
 }

@@ -1,9 +1,12 @@
 /** The typed progress events a job emits through RunContext.onEvent, in order. */
 
-export const PHASES = ['preparing_data', 'training_teacher', 'computing_soft_targets', 'distilling', 'training_baseline', 'evaluating', 'saving'] as const;
-export type Phase = (typeof PHASES)[number];
-export type TrainingPhase = 'training_teacher' | 'distilling' | 'training_baseline';
-export type ModelRole = 'teacher' | 'student' | 'baseline';
+import type { ModelRoleName, PhaseName, TRAINING_PHASES } from '../contract/phases.js';
+
+// The phases and roles are the wire contract's (plain values, no server code).
+export { PHASES } from '../contract/phases.js';
+export type Phase = PhaseName;
+export type TrainingPhase = (typeof TRAINING_PHASES)[number];
+export type ModelRole = ModelRoleName;
 
 export interface Progress {
   /** Epoch of the current training phase (1-based), 0 outside training. */

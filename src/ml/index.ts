@@ -1,40 +1,20 @@
 /**
- * The distillation engine's public API, for the job service, the worker's child process and the CLI.
- * Nothing under src/ml imports HTTP, queue or database code.
+ * The distillation engine's public API, for the processes that train or load models: the worker's
+ * training child, the upload check child, and the CLI's `run`, `doctor` and `worker`. Importing it
+ * loads TensorFlow.js; the API process imports ./tfjs-free.ts instead (what this module re-exports
+ * first). Nothing under src/ml imports HTTP, queue or database code.
  */
-export { runJob, type RunContext, type JobOutcome } from './run-job.js';
-export {
-  EngineSpecSchema,
-  DatasetSpecSchema,
-  ModelSpecSchema,
-  LayerSpecSchema,
-  TeacherSpecSchema,
-  StudentSpecSchema,
-  TrainingSpecSchema,
-  DistillationSpecSchema,
-  SyntheticOptionsSchema,
-  checkSpec,
-  withDefaults,
-  pickEngineSpec,
-  type EngineSpec,
-  type ResolvedSpec,
-  type DatasetSpec,
-  type ModelSpec,
-  type LayerSpec,
-  type TeacherSpec,
-  type StudentSpec,
-  type TrainingSpec,
-  type DistillationSpec,
-} from './spec.js';
-export { LayerPairSchema, HintSpecSchema, AttentionSpecSchema, METHODS, scheduleAt, type Method, type Schedule, type LayerPair, type ResolvedDistillation } from './spec-distillation.js';
-export type { DatasetFacts } from './spec-check.js';
-export type { EpochTerms } from './train/fit.js';
-export { PHASES, type EngineEvent, type Phase, type TrainingPhase, type ModelRole, type Progress, type PhaseEvent, type MetricsEvent, type EpochEvent, type CheckpointEvent, type LogEvent } from './events.js';
-export { EngineError, DataError, SpecError, ModelError, JobCancelledError, type DataErrorCode, type SpecProblem } from './errors.js';
-export { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Checkpoint } from './checkpoint.js';
-export { modelToArtifacts, artifactsToModel, artifactsBytes, type ModelArtifacts, type ModelJson } from './models/serialize.js';
-export type { Report, ModelReport, ClassAccuracy, DistillationReport } from './report.js';
-export type { Dataset, Samples } from './data/types.js';
-export { parseIdx, parseIdxPair, datasetFromIdx } from './data/idx.js';
-export { parseCsv } from './data/csv.js';
-export { validateDataset } from './data/prepare.js';
+export * from './tfjs-free.js';
+export { runJob, type RunContext, type JobOutcome } from './run/run-job.js';
+export { initBackend, shutdownBackend } from './backend/index.js';
+export { diagnose } from './backend/diagnose.js';
+export { modelToArtifacts, artifactsToModel, artifactsBytes } from './models/serialize.js';
+// onnxruntime: loaded only where a model is checked or trained.
+export { inspectOnnx, OnnxRefusal } from './onnx/inspect.js';
+// tfjs itself, with the backend initBackend chose, for the few callers that inspect models or memory:
+// they reach it through the engine's entry like everything else of the engine.
+export * as tf from '@tensorflow/tfjs';
+// Exports of a stored model after the fact (the upload check child: src/resources/model-export.ts).
+export { checkedOnnxOf, exportStored } from './export/convert-stored.js';
+export { exportFinishedJob, type FinishedJobModel } from './export/for-finished-job.js';
+export { ExportError } from './export/onnx-export.js';

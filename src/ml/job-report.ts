@@ -8,7 +8,17 @@ import { ensembleLogProbs } from './distill/loss.js';
 import type { BuiltModel } from './job-setup.js';
 import { predictLogits } from './models/build.js';
 import { artifactsBytes, modelToArtifacts, type ModelArtifacts } from './models/serialize.js';
-import { agreement, evaluateOnTest, measureLatency, ratio, round, type DistillationReport, type ModelReport, type Report, type TestEvaluation } from './report.js';
+import {
+  agreement,
+  evaluateOnTest,
+  measureLatency,
+  ratio,
+  round,
+  type DistillationReport,
+  type ModelReport,
+  type Report,
+  type TestEvaluation,
+} from './report.js';
 import type { ResolvedSpec } from './spec.js';
 import type { EpochSummary } from './train/fit.js';
 
@@ -31,19 +41,19 @@ export async function evaluate(m: ModelUnderTest, y: tf.Tensor1D, classNames: re
 
 /** Fills in `latency` (a few seconds per model, whatever its size). */
 export async function timeLatency(e: Evaluated): Promise<void> {
-  e.latency = await measureLatency(e.built.model, e.built.inputShape);
+  e.latency = await (e.built.given?.latency() ?? measureLatency(e.built.model, e.built.inputShape));
 }
 
 export function modelReport(e: Evaluated, artifacts: ModelArtifacts): ModelReport {
   const r = e.evaluation;
   return {
     origin: e.origin,
-    input_shape: e.built.inputShape,
+    input_shape: e.built.given?.inputShape ?? e.built.inputShape,
     test_accuracy: round(r.accuracy),
     test_loss: round(r.loss),
     per_class_accuracy: r.perClass.map((c) => ({ ...c, accuracy: c.accuracy === null ? null : round(c.accuracy) })),
-    parameters: e.built.model.countParams(),
-    bytes: artifactsBytes(artifacts),
+    parameters: e.built.given?.parameters ?? e.built.model.countParams(),
+    bytes: e.built.given?.bytes ?? artifactsBytes(artifacts),
     latency_ms_per_sample: e.latency,
     history: e.history,
   };
@@ -61,6 +71,7 @@ export async function ensemblePredictions(teachers: readonly Evaluated[], weight
 
 export interface ReportInputs {
   backend: string;
+  compute?: Report['compute'];
   spec: ResolvedSpec;
   split: SplitDataset;
   softTargets: 'cached' | 'per_batch';
@@ -86,6 +97,7 @@ export function assembleReport(i: ReportInputs): Report {
   const total = i.ensemble?.weights.reduce((a, b) => a + b, 0) ?? 1;
   return {
     backend: i.backend,
+    ...(i.compute ? { compute: i.compute } : {}),
     dataset: {
       source: i.spec.dataset.source,
       input_shape: i.split.shape,

@@ -1,6 +1,6 @@
 /**
  * Everything a job needs before training: the split dataset as tensors at each model's input
- * resolution, the teacher (built or given) and the student, and the compute each phase will cost.
+ * resolution, the teachers (each built or given) and the student, and the compute each phase will cost.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adaptInputs, planAdapt } from './data/adapt.js';
@@ -11,32 +11,16 @@ import { buildModel, layerShapes } from './models/build.js';
 import { modelInputShape, modelLayers } from './models/presets.js';
 import { artifactsToModel, type ModelArtifacts } from './models/serialize.js';
 import { walkLayers } from './models/shapes.js';
+import { isOnnxSource, onnxTeacherProblems, type OnnxModelSource } from './onnx/teacher-checks.js';
 import { teacherKey, teacherList, type ModelSpec, type ResolvedSpec, type ResolvedTraining } from './spec.js';
+import { type BuiltModel, type SplitTensors, TensorOwner } from './job-tensors.js';
 
-export interface SplitTensors {
-  train: tf.Tensor;
-  validation: tf.Tensor;
-  test: tf.Tensor;
-}
+export { type BuiltModel, type SplitTensors, TensorOwner };
 
-/** Tensors a job owns; disposed once, whatever happened. */
-export class TensorOwner {
-  private readonly owned = new Set<{ dispose(): void }>();
-  own<T extends { dispose(): void }>(t: T): T {
-    this.owned.add(t);
-    return t;
-  }
-  ownModel<T extends { model: tf.LayersModel }>(built: T): T {
-    this.own(built.model);
-    return built;
-  }
-  disposeAll(): void {
-    for (const t of this.owned) t.dispose();
-    this.owned.clear();
-  }
-}
-
-export function splitTensors(split: SplitDataset, owner: TensorOwner): { x: SplitTensors; y: { train: tf.Tensor1D; validation: tf.Tensor1D; test: tf.Tensor1D } } {
+export function splitTensors(
+  split: SplitDataset,
+  owner: TensorOwner,
+): { x: SplitTensors; y: { train: tf.Tensor1D; validation: tf.Tensor1D; test: tf.Tensor1D } } {
   const x = (s: { x: Float32Array; y: Int32Array }) => owner.own(tf.tensor(s.x, [s.y.length, ...split.shape]));
   const y = (s: { y: Int32Array }) => owner.own(tf.tensor1d(s.y, 'int32'));
   return {
@@ -56,13 +40,6 @@ export function tensorsFor(base: SplitTensors, inputShape: readonly number[], ow
   };
 }
 
-export interface BuiltModel {
-  model: tf.LayersModel;
-  inputShape: number[];
-  /** Forward multiply-adds per sample (estimated from parameters for a given model). */
-  macs: number;
-}
-
 export function buildFromSpec(spec: ModelSpec, split: SplitDataset, role: string, seed: number, seedRole = role): BuiltModel {
   const inputShape = modelInputShape(spec, split.shape)!;
   const layers = modelLayers(spec, inputShape, split.classNames.length);
@@ -77,7 +54,11 @@ export async function loadGivenTeacher(id: string, split: SplitDataset, resolve:
   try {
     model = await artifactsToModel(artifacts);
   } catch (err) {
-    throw new ModelError('model_unreadable', `teacher model "${id}" is not a readable tfjs layers model: ${(err as Error).message}`);
+    // The loader's own message names tfjs internals; the person is told what is wrong with the model.
+    throw new ModelError(
+      'model_unreadable',
+      `teacher model "${id}" is not a readable tfjs layers model (${err instanceof Error ? err.name : 'error'} while building it)`,
+    );
   }
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const outputShape = model.outputs[0]!.shape.slice(1);
@@ -98,17 +79,29 @@ export async function loadGivenTeacher(id: string, split: SplitDataset, resolve:
 export interface JobTeacher {
   built: BuiltModel;
   training?: ResolvedTraining;
+  /** A teacher run once over the splits (ONNX): its scores, which its stand-in model reads as inputs. */
+  precomputed?: SplitTensors;
 }
 
-/** Names teacher k's random stream, initial weights and history: teacher, teacher1, teacher2, … */
-
 /** The teachers (built or loaded) and the student; layer pairs checked against the real models. */
-export async function buildJobModels(spec: ResolvedSpec, split: SplitDataset, owner: TensorOwner, resolve: ((id: string) => Promise<ModelArtifacts>) | undefined) {
+export async function buildJobModels(
+  spec: ResolvedSpec,
+  split: SplitDataset,
+  owner: TensorOwner,
+  resolve: ((id: string) => Promise<ModelArtifacts | OnnxModelSource>) | undefined,
+) {
   const teachers: JobTeacher[] = [];
   for (const [k, t] of teacherList(spec).entries()) {
+    const source = 'model_id' in t && resolve ? await resolve(t.model_id) : undefined;
+    if ('model_id' in t && isOnnxSource(source)) {
+      // Loaded only for ONNX teachers: onnxruntime's native library is not every job's cost.
+      const { loadOnnxTeacher } = await import('./onnx/given-teacher.js');
+      teachers.push(await loadOnnxTeacher(t.model_id, source, split, owner, onnxTeacherProblems(spec.distillation, k, t.model_id)));
+      continue;
+    }
     teachers.push(
       'model_id' in t
-        ? { built: owner.ownModel(await loadGivenTeacher(t.model_id, split, resolve)) }
+        ? { built: owner.ownModel(await loadGivenTeacher(t.model_id, split, resolve && (async () => source as ModelArtifacts))) }
         : { built: owner.ownModel(buildFromSpec(t.model, split, 'teacher', spec.seed, teacherKey(k))), training: t.training },
     );
   }

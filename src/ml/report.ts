@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { predictLogits } from './models/build.js';
 import type { ResolvedSpec } from './spec.js';
 import type { Method } from './spec-distillation.js';
+import type { ExportReport } from './export/job-exports.js';
 import { scoreLogits } from './train/evaluate.js';
 import type { EpochSummary, EpochTerms } from './train/fit.js';
 
@@ -33,6 +34,8 @@ export interface ModelReport {
 
 export interface Report {
   backend: string;
+  /** How the arithmetic ran: threads, the OpenBLAS kernels (wasm-blas), how Adam updated (src/ml/backend/index.ts computeOf). */
+  compute?: { threads: number; blas: string | null; adam: 'fused-native' | 'fused-js' | 'stock' };
   dataset: { source: string; input_shape: number[]; classes: string[]; train_samples: number; validation_samples: number; test_samples: number };
   soft_targets: 'cached' | 'per_batch';
   /** The teacher (the first of `teachers`). */
@@ -45,6 +48,8 @@ export interface Report {
   baseline?: ModelReport;
   /** Jobs using hints, attention, several teachers or schedules: what the student learned from, per epoch. */
   distillation?: DistillationReport;
+  /** Jobs with `export`: ONNX checks and one row per variant of the student (size, accuracy, latency). */
+  exports?: ExportReport;
   /** Teacher parameters / student parameters. */
   compression_ratio: number;
   /** Teacher bytes / student bytes. */
@@ -134,5 +139,7 @@ export function agreement(a: Int32Array, b: Int32Array): number {
   return a.length ? same / a.length : 0;
 }
 
-export const round = (v: number, digits = 4) => Math.round(v * 10 ** digits) / 10 ** digits;
+import { round } from './round.js';
+
+export { round };
 export const ratio = (a: number, b: number) => (b > 0 ? round(a / b, 3) : 0);

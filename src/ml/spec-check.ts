@@ -2,6 +2,7 @@
  * What JSON Schema cannot say about a job: models that cannot be built on their input, outputs that
  * do not match the classes, options that do not fit the source. Problems name layer index and field.
  */
+import { BUILTIN } from '../contract/builtin-datasets.js';
 import { planAdapt } from './data/adapt-plan.js';
 import { checkDistillation, type LayerTable } from './distill/check.js';
 import type { SpecProblem } from './errors.js';
@@ -16,8 +17,8 @@ export interface DatasetFacts {
 }
 
 export function builtinFacts(dataset: EngineSpec['dataset']): DatasetFacts {
-  if (dataset.source === 'builtin:mnist') return { classes: 10, inputShape: [28, 28, 1] };
-  if (dataset.source === 'builtin:synthetic') {
+  if (dataset.source === BUILTIN.mnist) return { classes: 10, inputShape: [28, 28, 1] };
+  if (dataset.source === BUILTIN.synthetic) {
     const o = dataset.options ?? {};
     return { classes: o.classes ?? 10, inputShape: o.shape ? [...o.shape] : [o.features ?? 32] };
   }
@@ -30,8 +31,8 @@ export function checkSpec(spec: unknown, facts?: DatasetFacts): SpecProblem[] {
   const s = spec as EngineSpec;
   const known = { ...builtinFacts(s.dataset), ...facts };
   const problems: SpecProblem[] = [];
-  if (s.dataset.options && s.dataset.source !== 'builtin:synthetic') {
-    problems.push({ path: '/dataset/options', message: 'options apply to builtin:synthetic only' });
+  if (s.dataset.options && s.dataset.source !== BUILTIN.synthetic) {
+    problems.push({ path: '/dataset/options', message: `options apply to ${BUILTIN.synthetic} only` });
   }
   if (s.dataset.options?.shape && s.dataset.options.features !== undefined) {
     problems.push({ path: '/dataset/options/features', message: 'give either features or shape, not both' });
@@ -55,7 +56,12 @@ function checkTeacherOutputs(teachers: Array<[TeacherSpec, string]>, facts: Data
   const first = outputs.findIndex((o) => o !== undefined);
   return outputs.flatMap((o, k) =>
     o !== undefined && first >= 0 && o !== outputs[first]
-      ? [{ path: `${teachers[k]![1]}/model`, message: `teacher ${k} outputs ${o} values but teacher ${first} outputs ${outputs[first]}: every teacher needs one output per class` }]
+      ? [
+          {
+            path: `${teachers[k]![1]}/model`,
+            message: `teacher ${k} outputs ${o} values but teacher ${first} outputs ${outputs[first]}: every teacher needs one output per class`,
+          },
+        ]
       : [],
   );
 }
@@ -90,11 +96,16 @@ export function checkModel(model: ModelSpec, at: string, facts: DatasetFacts, ro
   const names = layers.map((l, i) => layerName(l, i, role));
   names.forEach((name, i) => {
     const first = names.indexOf(name);
-    if (first < i) problems.push({ path: `${at}/layers/${i}/name`, message: `layer name '${name}' is already used by layer ${first}: names must be unique in a model` });
+    if (first < i)
+      problems.push({ path: `${at}/layers/${i}/name`, message: `layer name '${name}' is already used by layer ${first}: names must be unique in a model` });
   });
   if (!inputShape) {
     const needsImage = layers.findIndex((l) => l.type === 'conv2d' || l.type.endsWith('Pooling2d'));
-    if (needsImage >= 0) problems.push({ path: `${at}/layers/${needsImage}/type`, message: `${layers[needsImage]!.type} needs an image input: set ${at}/input_shape, e.g. [28,28,1]` });
+    if (needsImage >= 0)
+      problems.push({
+        path: `${at}/layers/${needsImage}/type`,
+        message: `${layers[needsImage]!.type} needs an image input: set ${at}/input_shape, e.g. [28,28,1]`,
+      });
     return problems;
   }
   if (facts.inputShape && !planAdapt(facts.inputShape, inputShape)) {
@@ -110,10 +121,16 @@ export function checkModel(model: ModelSpec, at: string, facts: DatasetFacts, ro
     const last = layers.length - 1;
     const lastLayer = layers[last]!;
     if (walk.output.length !== 1) {
-      problems.push({ path: `${at}/layers/${last}/type`, message: `the model must end in one logit per class, but outputs [${walk.output}]: end with flatten and dense` });
+      problems.push({
+        path: `${at}/layers/${last}/type`,
+        message: `the model must end in one logit per class, but outputs [${walk.output}]: end with flatten and dense`,
+      });
     } else if (facts.classes !== undefined && walk.output[0] !== facts.classes) {
       const field = lastLayer.type === 'dense' ? 'units' : 'type';
-      problems.push({ path: `${at}/layers/${last}/${field}`, message: `the model outputs ${walk.output[0]} values but the dataset has ${facts.classes} classes` });
+      problems.push({
+        path: `${at}/layers/${last}/${field}`,
+        message: `the model outputs ${walk.output[0]} values but the dataset has ${facts.classes} classes`,
+      });
     }
   }
   return problems;

@@ -55,7 +55,7 @@ export const HintSpecSchema = pairsAndBeta(
 );
 export const AttentionSpecSchema = pairsAndBeta(
   'spatial attention maps (channel-wise sum of squares, flattened, L2-normalised)',
-  'Term: Σ weight·mean over the batch of ‖a_s − a_t‖₂. Both layers must output feature maps [h,w,c]; a teacher map of another height or width is resized bilinearly (half-pixel centres) to the student\'s before normalising.',
+  "Term: Σ weight·mean over the batch of ‖a_s − a_t‖₂. Both layers must output feature maps [h,w,c]; a teacher map of another height or width is resized bilinearly (half-pixel centres) to the student's before normalising.",
 );
 export type HintSpec = Static<typeof HintSpecSchema>;
 
@@ -66,7 +66,9 @@ export const DistillationSpecSchema = Type.Object(
   {
     temperature: Type.Optional(ScheduleSchema({ exclusiveMinimum: 0, maximum: 100 }, 'Softmax temperature T.', 4)),
     alpha: Type.Optional(ScheduleSchema({ minimum: 0, maximum: 1 }, 'Weight α of the soft-target term; (1-α) weighs the hard labels.', 0.9)),
-    baseline: Type.Optional(Type.Boolean({ description: 'Also train the student on hard labels only, same budget, for comparison. Default: false.', default: false })),
+    baseline: Type.Optional(
+      Type.Boolean({ description: 'Also train the student on hard labels only, same budget, for comparison. Default: false.', default: false }),
+    ),
     method: Type.Optional(
       Type.Array(Type.Union([Type.Literal('logits'), Type.Literal('hint'), Type.Literal('attention')]), {
         minItems: 1,
@@ -82,7 +84,7 @@ export const DistillationSpecSchema = Type.Object(
       Type.Array(Type.Number({ minimum: 0, maximum: 1000 }), {
         minItems: 1,
         maxItems: 8,
-        description: 'With `teachers`: one weight per teacher; soft targets are the weighted mean of the teachers\' softmax(logits/T). Default: equal weights.',
+        description: "With `teachers`: one weight per teacher; soft targets are the weighted mean of the teachers' softmax(logits/T). Default: equal weights.",
       }),
     ),
     soft_targets: Type.Optional(

@@ -3,15 +3,14 @@
  * HTTP layer validates bodies with them (ajv) and publishes them in OpenAPI; `checkSpec` adds what a
  * schema cannot say, and `withDefaults` fills in every documented default.
  */
-import Type, { type Static, type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
-import type { SpecProblem } from './errors.js';
+import Type, { type Static } from 'typebox';
+import { BUILTIN } from '../contract/builtin-datasets.js';
 import { DistillationSpecSchema, resolveDistillation, type ResolvedDistillation } from './spec-distillation.js';
+import { ExportSpecSchema, resolveExport, type ResolvedExport } from './spec-export.js';
 
 export { DistillationSpecSchema, DEFAULT_DISTILLATION, type DistillationSpec, type ResolvedDistillation } from './spec-distillation.js';
 
-const PositiveInt = (description: string, extra: object = {}) =>
-  Type.Integer({ minimum: 1, description, ...extra });
+const PositiveInt = (description: string, extra: object = {}) => Type.Integer({ minimum: 1, description, ...extra });
 const Size2 = (description: string) =>
   Type.Union([Type.Integer({ minimum: 1 }), Type.Array(Type.Integer({ minimum: 1 }), { minItems: 2, maxItems: 2 })], {
     description,
@@ -32,7 +31,7 @@ export const InputShapeSchema = Type.Array(Type.Integer({ minimum: 1, maximum: 4
   minItems: 1,
   maxItems: 3,
   description:
-    'Shape of one input sample as this model reads it, e.g. [784] or [16,16,1]. Default: the dataset\'s shape. ' +
+    "Shape of one input sample as this model reads it, e.g. [784] or [16,16,1]. Default: the dataset's shape. " +
     'When it differs from the dataset, images are resized bilinearly (a flat vector whose length is a square is read as a one-channel image).',
 });
 
@@ -87,7 +86,11 @@ export const MaxPooling2dLayerSchema = Type.Object({ type: Type.Literal('maxPool
 export const AveragePooling2dLayerSchema = Type.Object({ type: Type.Literal('averagePooling2d'), ...poolFields }, strict);
 export const FlattenLayerSchema = Type.Object({ type: Type.Literal('flatten'), ...layerName }, strict);
 export const DropoutLayerSchema = Type.Object(
-  { type: Type.Literal('dropout'), ...layerName, rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of units dropped while training.' }) },
+  {
+    type: Type.Literal('dropout'),
+    ...layerName,
+    rate: Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Fraction of units dropped while training.' }),
+  },
   strict,
 );
 export const BatchNormalizationLayerSchema = Type.Object(
@@ -95,7 +98,7 @@ export const BatchNormalizationLayerSchema = Type.Object(
     type: Type.Literal('batchNormalization'),
     ...layerName,
     momentum: Type.Optional(
-      Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'Moving-average momentum. Default: 0.9 (Keras\' 0.99 converges too slowly for short jobs).' }),
+      Type.Number({ minimum: 0, exclusiveMaximum: 1, description: "Moving-average momentum. Default: 0.9 (Keras' 0.99 converges too slowly for short jobs)." }),
     ),
     epsilon: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Default: 0.001.' })),
   },
@@ -130,7 +133,7 @@ export const PresetModelSchema = Type.Object(
         Type.Literal('linear'),
       ],
       {
-      description:
+        description:
           'hinton-teacher: 784-1200-1200-classes with dropout; hinton-student: 784-800-800-classes; cnn-teacher / cnn-student: small convnets; mlp-tiny: one hidden layer of 32; linear: softmax regression. ' +
           'Layer names: hinton-teacher input_dropout, hidden1, dropout1, hidden2, dropout2, logits; hinton-student hidden1, hidden2, logits; ' +
           'cnn-teacher conv1, pool1, conv2, pool2, flatten, dropout, hidden, logits; cnn-student conv1, pool1, conv2, pool2, flatten, logits; ' +
@@ -171,7 +174,13 @@ export const SyntheticOptionsSchema = Type.Object(
     shape: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 3, description: 'Sample shape, e.g. [8,8,1].' })),
     samples: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000000, description: 'Total samples before splitting. Default: 5000.' })),
     difficulty: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Class overlap, 0 (separable) to 1 (mostly noise). Default: 0.5.' })),
-    clusters_per_class: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'Gaussian clusters per class; classes share neighbourhoods, so soft targets carry information. Default: 3.' })),
+    clusters_per_class: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        description: 'Gaussian clusters per class; classes share neighbourhoods, so soft targets carry information. Default: 3.',
+      }),
+    ),
     seed: Type.Optional(Type.Integer({ minimum: 0, description: 'Seed of the generated task (not of the split). Default: 0.' })),
   },
   strict,
@@ -180,9 +189,16 @@ export type SyntheticOptions = Static<typeof SyntheticOptionsSchema>;
 
 export const DatasetSpecSchema = Type.Object(
   {
-    source: Type.Union([Type.Literal('builtin:mnist'), Type.Literal('builtin:synthetic'), Type.String({ minLength: 1, maxLength: 200, description: 'An uploaded dataset id (ds_…).' })], {
-      description: "'builtin:mnist' (10,000 real digits, 28×28×1), 'builtin:synthetic' (generated), or an uploaded dataset id.",
-    }),
+    source: Type.Union(
+      [
+        Type.Literal(BUILTIN.mnist),
+        Type.Literal(BUILTIN.synthetic),
+        Type.String({ minLength: 1, maxLength: 200, description: 'An uploaded dataset id (ds_…).' }),
+      ],
+      {
+        description: `'${BUILTIN.mnist}' (10,000 real digits, 28×28×1), '${BUILTIN.synthetic}' (generated), or an uploaded dataset id.`,
+      },
+    ),
     options: Type.Optional(SyntheticOptionsSchema),
     limit: Type.Optional(
       Type.Object(
@@ -193,9 +209,16 @@ export const DatasetSpecSchema = Type.Object(
         strict,
       ),
     ),
-    validation_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5, description: 'Share of the training split held out for validation. Default: 0.1.', default: 0.1 })),
+    validation_fraction: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 0.5, description: 'Share of the training split held out for validation. Default: 0.1.', default: 0.1 }),
+    ),
     test_fraction: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, maximum: 0.5, description: 'Share held out for testing when the source has no test files. Default: 0.2.', default: 0.2 }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 0.5,
+        description: 'Share held out for testing when the source has no test files. Default: 0.2.',
+        default: 0.2,
+      }),
     ),
   },
   strict,
@@ -210,7 +233,16 @@ export const TEACHER_KEYS = Array.from({ length: MAX_TEACHERS }, (_, k) => teach
 
 export const TeacherSpecSchema = Type.Union([
   Type.Object({ model: ModelSpecSchema, training: Type.Optional(TrainingSpecSchema) }, strict),
-  Type.Object({ model_id: Type.String({ minLength: 1, maxLength: 200, description: 'A stored tfjs layers model (mdl_…) used as the teacher, untrained here.' }) }, strict),
+  Type.Object(
+    {
+      model_id: Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'A stored model (mdl_…: a tfjs layers model, or an ONNX model whose logits are distilled) used as the teacher, untrained here.',
+      }),
+    },
+    strict,
+  ),
 ]);
 export type TeacherSpec = Static<typeof TeacherSpecSchema>;
 
@@ -225,12 +257,16 @@ export const EngineSpecSchema = Type.Object(
       Type.Array(TeacherSpecSchema, {
         minItems: 1,
         maxItems: MAX_TEACHERS,
-        description: 'Several teachers instead of `teacher`, each given like `teacher`, all with one output per class: soft targets are their (weighted, see distillation.teacher_weights) mean.',
+        description:
+          'Several teachers instead of `teacher`, each given like `teacher`, all with one output per class: soft targets are their (weighted, see distillation.teacher_weights) mean.',
       }),
     ),
     student: StudentSpecSchema,
     distillation: Type.Optional(DistillationSpecSchema),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seeds splits, shuffles, initializers and dropout. Default: 42.', default: 42 })),
+    export: Type.Optional(ExportSpecSchema),
+    seed: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 4294967295, description: 'Seeds splits, shuffles, initializers and dropout. Default: 42.', default: 42 }),
+    ),
   },
   strict,
 );
@@ -246,6 +282,8 @@ export interface ResolvedSpec {
   teachers?: ResolvedTeacher[];
   student: { model: ModelSpec; training: ResolvedTraining };
   distillation: ResolvedDistillation;
+  /** Only when the job gave `export` (so the resolved spec, and its checkpoint key, of other jobs is unchanged). */
+  export?: ResolvedExport;
   seed: number;
 }
 
@@ -260,6 +298,7 @@ export function withDefaults(spec: EngineSpec): ResolvedSpec {
     ...(spec.teachers ? { teachers: spec.teachers.map(resolveTeacher) } : {}),
     student: { model: spec.student.model, training: { ...DEFAULT_TRAINING, ...spec.student.training } },
     distillation: resolveDistillation(spec.distillation),
+    ...(spec.export ? { export: resolveExport(spec.export) } : {}),
     seed: spec.seed ?? 42,
   };
 }
@@ -269,40 +308,8 @@ export function teacherList(spec: Pick<ResolvedSpec, 'teacher' | 'teachers'>): R
   return spec.teachers ?? (spec.teacher ? [spec.teacher] : []);
 }
 
-/**
- * JSON-Schema problems of an unknown value against a schema, as JSON pointers and messages. A union of
- * constants (a preset, a layer type) fails once per constant: those become one "must be one of" that
- * names them, not one "must be equal to constant" each.
- */
-export function schemaProblems(schema: TSchema, value: unknown): SpecProblem[] {
-  const problems: SpecProblem[] = [];
-  const constants = new Map<string, { problem: SpecProblem; allowed: unknown[] }>();
-  for (const e of Value.Errors(schema, value)) {
-    if (e.keyword === 'boolean') continue;
-    const allowed = e.keyword === 'const' ? (e.params as { allowedValue?: unknown }).allowedValue : undefined;
-    const seen = allowed === undefined ? undefined : constants.get(e.instancePath);
-    if (seen) {
-      seen.allowed.push(allowed);
-      continue;
-    }
-    const problem = { path: e.instancePath, message: e.message + describeParams(e.params) };
-    if (allowed !== undefined) constants.set(e.instancePath, { problem, allowed: [allowed] });
-    problems.push(problem);
-  }
-  for (const { problem, allowed } of constants.values()) {
-    problem.message = allowed.length === 1 ? `must be ${JSON.stringify(allowed[0])}` : `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
-  }
-  return problems;
-}
-
-function describeParams(params: unknown): string {
-  if (params && typeof params === 'object' && 'additionalProperties' in params) {
-    return `: ${(params as { additionalProperties: string[] }).additionalProperties.join(', ')}`;
-  }
-  return '';
-}
-
-export { checkSpec } from './spec-check.js';
+/** JSON-Schema problems of a value, judged against the branch of each union it was evidently trying. */
+export { schemaProblems } from './schema-problems.js';
 
 /** The engine's part of a job body: drops the fields only the job service reads (name, metadata, …). */
 export function pickEngineSpec(body: unknown): EngineSpec {

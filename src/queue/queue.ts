@@ -6,28 +6,38 @@ export interface TrainJobData {
   jobId: string;
 }
 
+/** Orders a tenant's own jobs when they are admitted to the queue (admission.ts), not the queue itself. */
 export type Priority = 'low' | 'normal' | 'high';
 
-/** BullMQ: lower number runs first; 0 would mean "no priority" and jump every prioritised job. */
-export const BULL_PRIORITY: Record<Priority, number> = { high: 1, normal: 5, low: 10 };
+/**
+ * Who holds a queue. BullMQ waits for a connection's first `ready` before its first command, for ever
+ * while Redis has not been reached since the process started: a request of the API would hang on it.
+ * The API's connection fails fast instead (src/redis.ts), so its queues skip that wait and the version
+ * check (the workers' queues still check it): a command answers at once, with an error while Redis is away.
+ */
+export type QueueHolder = 'api' | 'worker';
 
-export function createTrainQueue(name: string, connection: Redis | ConnectionOptions): Queue<TrainJobData> {
-  return new Queue<TrainJobData>(name, { connection });
+export const queueOptions = (holder: QueueHolder) => (holder === 'api' ? { skipWaitingForReady: true, skipVersionCheck: true } : {});
+
+export function createTrainQueue(name: string, connection: Redis | ConnectionOptions, holder: QueueHolder = 'worker'): Queue<TrainJobData> {
+  return new Queue<TrainJobData>(name, { connection, ...queueOptions(holder) });
 }
 
 export interface EnqueueOptions {
-  priority: Priority;
   attempts: number;
 }
 
-/** The BullMQ job id is our job id, so enqueueing twice (retries, the reconciler) is a no-op. */
+/**
+ * The BullMQ job id is our job id, so enqueueing twice (retries, the reconciler) is a no-op. Only
+ * admitted jobs are enqueued (admission.ts), and without a BullMQ priority: the queue is first in, first
+ * out, so one tenant's `high` jobs cannot jump every other tenant's.
+ */
 export async function enqueueTrainJob(queue: Queue<TrainJobData>, jobId: string, options: EnqueueOptions): Promise<void> {
   await queue.add(
     'train',
     { jobId },
     {
       jobId,
-      priority: BULL_PRIORITY[options.priority],
       attempts: options.attempts,
       backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: { age: 3600, count: 10_000 },

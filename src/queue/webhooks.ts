@@ -1,7 +1,6 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Db } from '../db/client.js';
-import { isTerminal } from '../jobs/status.js';
+import { type QueueHolder, queueOptions } from './queue.js';
 
 export interface WebhookDeliveryData {
   jobId: string;
@@ -13,17 +12,14 @@ const ATTEMPTS = 8;
 
 export const webhookQueueName = (queueName: string) => `${queueName}-webhooks`;
 
-export function createWebhookQueue(queueName: string, connection: Redis | ConnectionOptions): Queue<WebhookDeliveryData> {
-  return new Queue<WebhookDeliveryData>(webhookQueueName(queueName), { connection });
+export function createWebhookQueue(queueName: string, connection: Redis | ConnectionOptions, holder: QueueHolder = 'worker'): Queue<WebhookDeliveryData> {
+  return new Queue<WebhookDeliveryData>(webhookQueueName(queueName), { connection, ...queueOptions(holder) });
 }
 
-/** Schedules one delivery per terminal state of a job that has a webhook; a repeat call sends once. */
-export async function scheduleWebhook(queue: Queue<WebhookDeliveryData>, db: Db, jobId: string): Promise<void> {
-  const row = await db.job.findUnique({ where: { id: jobId }, select: { status: true, webhook: true } });
-  if (!row?.webhook || !isTerminal(row.status)) return;
-  const messageId = `msg_${jobId.slice(4)}_${row.status}`;
-  await queue.add('deliver', { jobId, messageId }, {
-    jobId: messageId,
+/** Enqueues one delivery, retried with backoff; the message id is the queue's job id, so a repeat adds nothing. */
+export async function enqueueWebhookDelivery(queue: Queue<WebhookDeliveryData>, delivery: WebhookDeliveryData): Promise<void> {
+  await queue.add('deliver', delivery, {
+    jobId: delivery.messageId,
     attempts: ATTEMPTS,
     backoff: { type: 'exponential', delay: 500 },
     removeOnComplete: { age: 24 * 3600 },

@@ -5,14 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { parseCsv } from '../ml/data/csv.js';
-import { datasetFromIdx } from '../ml/data/idx.js';
-import { validateDataset } from '../ml/data/prepare.js';
-import type { Dataset } from '../ml/data/types.js';
-import { DataError } from '../ml/errors.js';
+import { DataError, type Dataset, datasetFromIdx, parseCsv, validateDataset } from '../ml/tfjs-free.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { ResourceError } from './errors.js';
-import { onlyFields, tooLarge, type Upload } from './upload.js';
+import type { DatasetLimits } from './upload-checks.js';
+import { onlyFields, quoted, tooLarge, type Upload, type UploadedFile } from './upload.js';
 
 export type DatasetFormat = 'idx' | 'csv';
 
@@ -34,10 +31,10 @@ export interface DatasetManifest {
 export interface PlannedDataset {
   name?: string;
   manifest: DatasetManifest;
-  /** Role → bytes as uploaded. */
-  files: Record<string, Buffer>;
+  /** Role → the file as uploaded, already in the store (under the dataset's folder). */
+  files: Record<string, UploadedFile>;
   bytes: number;
-  /** Identifies the upload: sha256 over each role's name, length and bytes, and the parsing options. */
+  /** Identifies the upload: sha256 over each role's name, length and sha256, and the parsing options. */
   sha256: string;
 }
 
@@ -47,15 +44,18 @@ export function planDataset(upload: Upload): PlannedDataset {
   const { name, format: given, label_column: labelColumn } = upload.fields;
   if (name !== undefined && (name.length < 1 || name.length > 200)) throw invalid('name must be 1 to 200 characters');
   const fields = upload.files.map((f) => f.field);
-  const format: DatasetFormat | undefined = given === 'idx' || given === 'csv' ? given : fields.includes('csv') ? 'csv' : fields.some((f) => f in ROLES.idx) ? 'idx' : undefined;
-  if (given !== undefined && given !== format) throw invalid(`format must be idx or csv, got "${given}"`);
+  const format: DatasetFormat | undefined =
+    given === 'idx' || given === 'csv' ? given : fields.includes('csv') ? 'csv' : fields.some((f) => Object.hasOwn(ROLES.idx, f)) ? 'idx' : undefined;
+  if (given !== undefined && given !== format) throw invalid(`format must be idx or csv, got ${quoted(given, 20)}`);
+  if (labelColumn !== undefined && (labelColumn.length < 1 || labelColumn.length > 200)) throw invalid('label_column must be 1 to 200 characters');
   if (!format) throw invalid('no dataset files: send train_images and train_labels (IDX, optionally test_images and test_labels) or csv');
   const roles: Record<string, string> = ROLES[format];
-  const files: Record<string, Buffer> = {};
+  const files: Record<string, UploadedFile> = {};
   for (const file of upload.files) {
-    if (!(file.field in roles)) throw invalid(`file field "${file.field}" is not part of a ${format} dataset (expected ${Object.keys(roles).join(', ')})`);
-    if (files[file.field]) throw invalid(`file field "${file.field}" is given twice`);
-    files[file.field] = file.bytes;
+    if (!Object.hasOwn(roles, file.field))
+      throw invalid(`file field ${quoted(file.field)} is not part of a ${format} dataset (expected ${Object.keys(roles).join(', ')})`);
+    if (files[file.field]) throw invalid(`file field ${quoted(file.field)} is given twice`);
+    files[file.field] = file;
   }
   if (format === 'idx') {
     for (const required of ['train_images', 'train_labels']) if (!files[required]) throw invalid(`an IDX dataset needs ${required}`);
@@ -64,13 +64,14 @@ export function planDataset(upload: Upload): PlannedDataset {
   if (format === 'idx' && labelColumn !== undefined) throw invalid('label_column applies to CSV datasets only');
   const manifest: DatasetManifest = {
     format,
-    files: Object.fromEntries(Object.keys(files).map((role) => [role, roles[role]!])),
+    // Stored as received, under the names readUpload gave them (never the client's).
+    files: Object.fromEntries(Object.keys(files).map((role) => [role, files[role]!.key!.split('/').at(-1)!])),
     ...(format === 'csv' ? { label_column: labelColumn ?? 'label' } : {}),
   };
   const hash = createHash('sha256').update(`${format}\n`);
   for (const role of Object.keys(roles)) {
-    const bytes = files[role];
-    if (bytes) hash.update(`${role}\n${bytes.length}\n`).update(bytes);
+    const file = files[role];
+    if (file) hash.update(`${role}\n${file.size}\n${file.sha256}\n`);
   }
   if (manifest.label_column !== undefined) hash.update(`label_column\n${manifest.label_column}\n`);
   return { ...(name !== undefined ? { name } : {}), manifest, files, bytes: upload.bytes, sha256: hash.digest('hex') };
@@ -78,9 +79,12 @@ export function planDataset(upload: Upload): PlannedDataset {
 
 /**
  * Parses and validates the files with the engine's loaders. Gzipped files may unpack to at most
- * `maxBytes` together, so a small upload cannot expand into gigabytes here.
+ * `maxBytes` together, so a small upload cannot expand into gigabytes here, and the labels may name
+ * at most `maxClasses` classes, so a tiny upload cannot claim millions of them.
  */
-export function parseDataset(planned: Pick<PlannedDataset, 'manifest' | 'files'>, maxBytes = Infinity): Dataset {
+export function parseDataset(planned: StoredDataset, limits: Partial<DatasetLimits> = {}): Dataset {
+  const maxBytes = limits.maxBytes ?? Infinity;
+  const maxClasses = limits.maxClasses ?? Infinity;
   let budget = maxBytes;
   const unpacked = (role: string): Uint8Array => {
     const raw = planned.files[role]!;
@@ -92,10 +96,11 @@ export function parseDataset(planned: Pick<PlannedDataset, 'manifest' | 'files'>
     const { manifest, files } = planned;
     const dataset =
       manifest.format === 'csv'
-        ? parseCsv(files.csv!, { labelColumn: manifest.label_column ?? 'label', name: 'csv' })
+        ? parseCsv(files.csv!, { labelColumn: manifest.label_column ?? 'label', name: 'csv', maxClasses })
         : datasetFromIdx(
             { images: unpacked('train_images'), labels: unpacked('train_labels') },
             files.test_images ? { images: unpacked('test_images'), labels: unpacked('test_labels') } : undefined,
+            { maxClasses },
           );
     validateDataset(dataset);
     return dataset;
@@ -105,30 +110,36 @@ export function parseDataset(planned: Pick<PlannedDataset, 'manifest' | 'files'>
   }
 }
 
+const isGzip = (bytes: Uint8Array) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
 /** Gunzips a gzipped file within the budget; a corrupt stream is left for parseIdx to name. */
 function unpack(bytes: Uint8Array, name: string, budget: number): Uint8Array {
-  if (!(bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes;
+  if (!isGzip(bytes)) return bytes;
+  let unpacked: Uint8Array;
   try {
-    return gunzipSync(bytes, Number.isFinite(budget) ? { maxOutputLength: Math.max(1, budget) } : {});
+    unpacked = gunzipSync(bytes, Number.isFinite(budget) ? { maxOutputLength: Math.max(1, budget) } : {});
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(budget, `${name} unpacked`);
     return bytes;
   }
+  // parseIdx would unpack a second layer without the budget: a gzip bomb inside a gzip.
+  if (isGzip(unpacked)) throw new ResourceError(400, 'invalid_dataset', `${name} is gzipped twice: gzip it once`, 'idx_bad_magic');
+  return unpacked;
 }
 
-/** Writes the files and their manifest under `key`; removes what it wrote if any write fails. */
+/** Writes the manifest beside the files readUpload stored under `key`. */
 export async function storeDataset(store: ArtifactStore, key: string, planned: PlannedDataset): Promise<void> {
-  try {
-    for (const [role, bytes] of Object.entries(planned.files)) await store.put(`${key}/${planned.manifest.files[role]}`, bytes);
-    await store.put(`${key}/manifest.json`, Buffer.from(JSON.stringify(planned.manifest)));
-  } catch (err) {
-    await store.remove(key).catch(() => {});
-    throw err;
-  }
+  await store.put(`${key}/manifest.json`, Buffer.from(JSON.stringify(planned.manifest)));
+}
+
+/** A dataset read back from the store: its manifest and files (as uploaded, gzipped or not). */
+export interface StoredDataset {
+  manifest: DatasetManifest;
+  files: Record<string, Buffer>;
 }
 
 /** A stored dataset's manifest and files, as stored (gzipped or not). */
-export async function readStoredDataset(store: ArtifactStore, key: string): Promise<Pick<PlannedDataset, 'manifest' | 'files'>> {
+export async function readStoredDataset(store: ArtifactStore, key: string): Promise<StoredDataset> {
   const manifest = JSON.parse((await store.get(`${key}/manifest.json`)).toString('utf8')) as DatasetManifest;
   const files: Record<string, Buffer> = {};
   for (const [role, file] of Object.entries(manifest.files)) files[role] = await store.get(`${key}/${file}`);

@@ -2,37 +2,44 @@
  * Datasets as resources: an upload becomes a ready dataset only once the engine's loaders accept it,
  * and a refused upload leaves neither a row nor a file. Identical bytes (per tenant) are one dataset.
  */
+import { BUILTIN, type Dataset } from '../contract/index.js';
 import type { Db } from '../db/client.js';
 import { Prisma } from '../db/client.js';
 import type { Dataset as DatasetRow } from '../db/generated/client.js';
-import { newId } from '../ids.js';
 import { activeJobsUsing } from '../jobs/references.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
-import { planDataset, storeDataset } from './dataset-files.js';
-import { checkStoredDataset } from './upload-checks.js';
+import { type PlannedDataset, planDataset, storeDataset } from './dataset-files.js';
+import { type CheckLimits, checkStoredDataset, type DatasetLimits } from './upload-checks.js';
 import type { Upload } from './upload.js';
 
 export const datasetKey = (id: string) => `datasets/${id}`;
 
 /** The built-in datasets, listed before uploads; a job names them by these ids. */
-export const BUILTIN_DATASETS = [
+export const BUILTIN_DATASETS: Dataset[] = [
   {
-    id: 'builtin:mnist',
+    id: BUILTIN.mnist,
     name: '10,000 real handwritten digits (28×28×1, 10 classes)',
     num_train: 10_000,
     input_shape: [28, 28, 1],
     num_classes: 10,
     class_names: Array.from({ length: 10 }, (_, d) => String(d)),
   },
-  { id: 'builtin:synthetic', name: 'generated clusters: dataset.options set classes, features or shape, and samples', num_train: null, input_shape: null, num_classes: null, class_names: [] },
-].map((d) => ({ ...d, object: 'dataset' as const, format: 'builtin', status: 'ready', error: null, num_test: null, bytes: 0, sha256: null, created_at: null }));
+  {
+    id: BUILTIN.synthetic,
+    name: 'generated clusters: dataset.options set classes, features or shape, and samples',
+    num_train: null,
+    input_shape: null,
+    num_classes: null,
+    class_names: [],
+  },
+].map((d): Dataset => ({ ...d, object: 'dataset', format: 'builtin', status: 'ready', error: null, num_test: null, bytes: 0, sha256: null, created_at: null }));
 
-export function toDatasetObject(row: DatasetRow) {
+export function toDatasetObject(row: DatasetRow): Dataset {
   return {
     id: row.id,
-    object: 'dataset' as const,
+    object: 'dataset',
     name: row.name,
-    format: row.format,
+    format: row.format as Dataset['format'],
     status: row.status,
     error: row.error,
     num_train: row.numTrain,
@@ -50,16 +57,27 @@ export function toDatasetObject(row: DatasetRow) {
  * Checks, stores and records an upload. Returns the existing dataset when the tenant already uploaded
  * the same files (`created: false`). Throws ResourceError for anything the engine refuses.
  */
-export async function createDataset(db: Db, store: ArtifactStore, tenantId: string, upload: Upload, maxBytes: number): Promise<{ row: DatasetRow; created: boolean }> {
-  const planned = planDataset(upload);
-  const existing = await db.dataset.findFirst({ where: { tenantId, sha256: planned.sha256 } });
-  if (existing) return { row: existing, created: false };
-  const id = newId('ds');
+export async function createDataset(
+  db: Db,
+  store: ArtifactStore,
+  tenantId: string,
+  id: string,
+  upload: Upload,
+  limits: { dataset: DatasetLimits; check: CheckLimits },
+): Promise<{ row: DatasetRow; created: boolean }> {
   const key = datasetKey(id);
-  // Stored first, checked from the store (off this event loop), removed again if refused.
-  await storeDataset(store, key, planned);
+  // The files are already under `key` (readUpload streamed them there): checked from the store (off
+  // this event loop), removed again if refused or already uploaded.
+  let planned: PlannedDataset | undefined;
   try {
-    const dataset = await checkStoredDataset(store, key, maxBytes);
+    planned = planDataset(upload);
+    const existing = await db.dataset.findFirst({ where: { tenantId, sha256: planned.sha256 } });
+    if (existing) {
+      await store.remove(key);
+      return { row: existing, created: false };
+    }
+    await storeDataset(store, key, planned);
+    const dataset = await checkStoredDataset(store, key, limits.dataset, limits.check);
     const row = await db.dataset.create({
       data: {
         id,
@@ -81,7 +99,7 @@ export async function createDataset(db: Db, store: ArtifactStore, tenantId: stri
   } catch (err) {
     await store.remove(key).catch(() => {});
     // The same bytes uploaded concurrently: the other request's dataset is this one.
-    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+    if (planned && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
       const row = await db.dataset.findFirst({ where: { tenantId, sha256: planned.sha256 } });
       if (row) return { row, created: false };
     }

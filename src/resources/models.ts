@@ -2,23 +2,25 @@
  * Models as resources: teachers uploaded in the tfjs layers format, and the models every finished job
  * registers (its student and trained teacher, with lineage), so one job's student can teach the next.
  */
+import type { Model } from '../contract/index.js';
 import type { Db, DbClient } from '../db/client.js';
 import type { Model as ModelRow } from '../db/generated/client.js';
 import { newId } from '../ids.js';
+import { publicLink } from '../public-link.js';
 import { activeJobsUsing } from '../jobs/references.js';
-import type { ArtifactStore } from '../storage/artifact-store.js';
+import { type ArtifactStore, modelKey } from '../storage/artifact-store.js';
 import type { DeleteOutcome } from './datasets.js';
 import { checkModelUpload, type JobModel, type ModelDescription, storeModel } from './model-files.js';
-import { describeStoredModel } from './upload-checks.js';
+import { type CheckLimits, describeStoredModel } from './upload-checks.js';
 import { ResourceError } from './errors.js';
 import type { Upload } from './upload.js';
+import { createOnnxModel, isOnnxUpload, onnxModelFields } from './onnx-models.js';
 
-export const modelKey = (id: string) => `models/${id}`;
-
-export function toModelObject(row: ModelRow) {
+/** `publicUrl`: PUBLIC_URL, which makes `url` absolute. */
+export function toModelObject(row: ModelRow, publicUrl: string): Model {
   return {
     id: row.id,
-    object: 'model' as const,
+    object: 'model',
     name: row.name,
     source: row.source,
     source_job: row.sourceJobId,
@@ -29,27 +31,34 @@ export function toModelObject(row: ModelRow) {
     bytes: Number(row.bytes),
     sha256: row.sha256,
     /** tf.loadLayersModel(url) reads it and fetches weights.bin beside it. */
-    url: `/v1/models/${row.id}/model.json`,
+    url: publicLink(publicUrl, `/v1/models/${row.id}/model.json`),
     created_at: row.createdAt.toISOString(),
+    ...onnxModelFields(row, publicUrl),
   };
 }
 
 /** Checks, describes, stores and records an uploaded model; a refused one leaves nothing behind. */
-export async function createModel(db: Db, store: ArtifactStore, tenantId: string, upload: Upload): Promise<ModelRow> {
-  const artifacts = checkModelUpload(upload);
-  const name = upload.fields.name;
-  if (name !== undefined && (name.length < 1 || name.length > 200)) throw new ResourceError(400, 'invalid_upload', 'name must be 1 to 200 characters');
-  const id = newId('mdl');
+export async function createModel(db: Db, store: ArtifactStore, tenantId: string, id: string, upload: Upload, check: CheckLimits): Promise<ModelRow> {
   const key = modelKey(id);
-  // Stored first, described from the store (off this event loop), removed again if refused.
-  await storeModel(store, key, artifacts);
   try {
-    const description = await describeStoredModel(store, key);
-    return await db.model.create({ data: { id, tenantId, name: name ?? null, source: 'uploaded', ...columns(description), storageKey: key } });
+    return await create(db, store, tenantId, id, upload, check);
   } catch (err) {
+    // The uploaded files are already under the model's folder (readUpload streamed them there).
     await store.remove(key).catch(() => {});
     throw err;
   }
+}
+
+async function create(db: Db, store: ArtifactStore, tenantId: string, id: string, upload: Upload, check: CheckLimits): Promise<ModelRow> {
+  if (isOnnxUpload(upload)) return createOnnxModel(db, store, tenantId, id, modelKey(id), upload, check);
+  const artifacts = checkModelUpload(upload);
+  const name = upload.fields.name;
+  if (name !== undefined && (name.length < 1 || name.length > 200)) throw new ResourceError(400, 'invalid_upload', 'name must be 1 to 200 characters');
+  const key = modelKey(id);
+  // Stored first, described from the store (off this event loop), removed again if refused.
+  await storeModel(store, key, artifacts);
+  const description = await describeStoredModel(store, key, check);
+  return await db.model.create({ data: { id, tenantId, name: name ?? null, source: 'uploaded', ...columns(description), storageKey: key } });
 }
 
 /** Registers a finished job's models, inside the transaction that records its success. */
@@ -76,8 +85,9 @@ function columns(d: ModelDescription) {
 }
 
 /**
- * Deletes a model no queued or running job uses. An uploaded model's files go with it; a job's model
- * only loses its entry here, its files stay the job's artifacts.
+ * Deletes a model no queued or running job uses. A model stored on its own (`models/<id>`: uploaded, or
+ * kept after its job was deleted) takes its files with it; a job's model only loses its entry here, its
+ * files stay the job's artifacts.
  */
 export async function deleteModel(db: Db, store: ArtifactStore, scope: { tenantId?: string }, id: string): Promise<DeleteOutcome> {
   const outcome = await db.$transaction(async (tx) => {
@@ -87,7 +97,7 @@ export async function deleteModel(db: Db, store: ArtifactStore, scope: { tenantI
     const jobs = await activeJobsUsing(tx, row.tenantId, id);
     if (jobs.length > 0) return { kind: 'in_use' as const, jobs };
     await tx.model.delete({ where: { id } });
-    return { kind: 'deleted' as const, storageKey: row.source === 'uploaded' ? row.storageKey : undefined };
+    return { kind: 'deleted' as const, storageKey: row.storageKey === modelKey(row.id) ? row.storageKey : undefined };
   });
   if (outcome.kind !== 'deleted') return outcome;
   if (outcome.storageKey) await store.remove(outcome.storageKey);

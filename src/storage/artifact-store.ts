@@ -1,37 +1,15 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { S3_LOCATION, S3ArtifactStore, s3Location, type S3Settings } from './s3-store.js';
+import { type ArtifactStore, checkKey, hashing, InvalidKeyError, ObjectNotFoundError, sha256Of, type StoredObject } from './store.js';
 
-export interface StoredObject {
-  key: string;
-  bytes: number;
-  sha256: string;
-}
+export { type ArtifactStore, checkKey, hashing, InvalidKeyError, ObjectNotFoundError, sha256Of, type StoredObject } from './store.js';
+export { s3Location } from './s3-store.js';
 
-/**
- * Where models, checkpoints and uploads live. Keys are made by us (`jobs/<id>/…`), never by a client.
- * The directory store is the default; an object store can implement the same methods.
- */
-export interface ArtifactStore {
-  put(key: string, data: Uint8Array): Promise<StoredObject>;
-  get(key: string): Promise<Buffer>;
-  stream(key: string): Readable;
-  size(key: string): Promise<number | undefined>;
-  /** Removes the key and everything under it as a prefix. */
-  remove(keyOrPrefix: string): Promise<void>;
-  /** The entries directly under a prefix, each with when it was last written (for sweeping). */
-  children(prefix: string): Promise<Array<{ name: string; modifiedAt: Date }>>;
-  /** What another process (an upload check) opens the same store with: openArtifactStore(location). */
-  readonly location: string;
-}
-
-const KEY_PATTERN = /^[a-z0-9_]+(\/[A-Za-z0-9_.-]+)*$/;
-
-export class InvalidKeyError extends Error {
-  override name = 'InvalidKeyError';
-}
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
 export class DirectoryArtifactStore implements ArtifactStore {
   readonly root: string;
@@ -51,15 +29,45 @@ export class DirectoryArtifactStore implements ArtifactStore {
     const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(temp, data);
     await rename(temp, path);
-    return { key, bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
+    return { key, bytes: data.byteLength, sha256: await sha256Of(data) };
   }
 
-  get(key: string): Promise<Buffer> {
-    return readFile(this.pathOf(key));
+  async putStream(key: string, data: Readable): Promise<StoredObject> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    const counted = hashing();
+    try {
+      await pipeline(data, counted.transform, createWriteStream(temp));
+      await rename(temp, path);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    return { key, ...counted.result() };
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      throw isMissing(err) ? new ObjectNotFoundError(key) : err;
+    }
   }
 
   stream(key: string): Readable {
-    return createReadStream(this.pathOf(key));
+    const out = new PassThrough();
+    const file = createReadStream(this.pathOf(key));
+    file.once('error', (err) => out.destroy(isMissing(err) ? new ObjectNotFoundError(key) : err));
+    return file.pipe(out);
+  }
+
+  async open(key: string): Promise<Readable> {
+    try {
+      return (await open(this.pathOf(key))).createReadStream();
+    } catch (err) {
+      throw isMissing(err) ? new ObjectNotFoundError(key) : err;
+    }
   }
 
   async size(key: string): Promise<number | undefined> {
@@ -88,18 +96,59 @@ export class DirectoryArtifactStore implements ArtifactStore {
   }
 
   private pathOf(key: string): string {
-    if (!KEY_PATTERN.test(key) || key.split('/').some((part) => part === '.' || part === '..')) {
-      throw new InvalidKeyError(`invalid artifact key: ${key}`);
-    }
-    const path = join(this.root, ...key.split('/'));
+    const path = join(this.root, ...checkKey(key).split('/'));
     if (!path.startsWith(this.root + sep)) throw new InvalidKeyError(`artifact key escapes the store: ${key}`);
     return path;
   }
 }
 
-/** The store at `location` (see ArtifactStore.location), from another process. */
+/**
+ * The store at `location` (see ArtifactStore.location), from another process. A location is a directory
+ * path, or `s3:` and the bucket's settings as JSON (credentials included when configured: it travels
+ * over IPC to our own child processes only, never in argv or logs).
+ */
 export function openArtifactStore(location: string): ArtifactStore {
+  if (location.startsWith(S3_LOCATION)) return new S3ArtifactStore(JSON.parse(location.slice(S3_LOCATION.length)) as S3Settings);
   return new DirectoryArtifactStore(location);
 }
 
+/** What the store settings of src/config.ts name (passed in, so this module reads no environment). */
+export interface StoreConfig {
+  ARTIFACT_STORE: 'fs' | 's3';
+  ARTIFACT_DIR: string;
+  S3_BUCKET: string;
+  S3_PREFIX: string;
+  S3_ENDPOINT: string;
+  S3_REGION: string;
+  S3_FORCE_PATH_STYLE: boolean;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  AWS_SESSION_TOKEN: string;
+}
+
+/** The configured store's location: what every process (API, worker, their children) opens. */
+export function storeLocation(config: StoreConfig): string {
+  if (config.ARTIFACT_STORE === 'fs') return resolve(config.ARTIFACT_DIR);
+  if (!config.S3_BUCKET) throw new Error('ARTIFACT_STORE=s3 needs S3_BUCKET (the bucket of the artifact store)');
+  const credentials = config.AWS_ACCESS_KEY_ID
+    ? {
+        accessKeyId: config.AWS_ACCESS_KEY_ID,
+        secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+        ...(config.AWS_SESSION_TOKEN ? { sessionToken: config.AWS_SESSION_TOKEN } : {}),
+      }
+    : undefined;
+  return s3Location({
+    bucket: config.S3_BUCKET,
+    prefix: config.S3_PREFIX,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+export const openConfiguredStore = (config: StoreConfig): ArtifactStore => openArtifactStore(storeLocation(config));
+
 export const jobKey = (jobId: string, ...parts: string[]) => ['jobs', jobId, ...parts].join('/');
+/** Where a model stored on its own (uploaded, or kept after its job was deleted) keeps its files. */
+export const modelKey = (modelId: string) => `models/${modelId}`;

@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import { type Db, Prisma } from '../db/client.js';
 import { newId } from '../ids.js';
+import { dropCheckpoints, pruneCheckpoints } from '../jobs/checkpoints.js';
 import { appendEvents, type JobEventObject, type NewEvent, publishEvents } from '../jobs/events.js';
 import { storedResources } from '../jobs/references.js';
 import type { JobError } from '../jobs/status.js';
 import type { JobModel } from '../resources/model-files.js';
 import { registerJobModels } from '../resources/models.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { StoredFile } from './protocol.js';
 
 export interface StartedAttempt {
@@ -29,10 +31,18 @@ export class AttemptStore {
     private readonly db: Db,
     private readonly redis: Redis,
     private readonly channelPrefix: string,
+    /** Where checkpoints are removed from; without one (tests of the rows alone) files are left alone. */
+    private readonly store?: ArtifactStore,
   ) {}
 
   /** Claims the next attempt, unless the job ended or is being cancelled meanwhile. */
-  start(jobId: string): Promise<StartResult> {
+  async start(jobId: string): Promise<StartResult> {
+    const result = await this.claim(jobId);
+    if (result.kind === 'cancelled') await this.dropCheckpoints(jobId);
+    return result;
+  }
+
+  private claim(jobId: string): Promise<StartResult> {
     return this.inTransaction(jobId, async (tx, emit) => {
       await tx.$queryRaw`SELECT 1 FROM jobs WHERE id = ${jobId} FOR UPDATE`;
       const job = await tx.job.findUnique({ where: { id: jobId } });
@@ -71,9 +81,30 @@ export class AttemptStore {
     });
   }
 
+  /**
+   * Checkpoint `seq` is committed: the older ones are no longer needed for a resume. Best effort: what a
+   * failure here leaves, the next checkpoint or the job's end removes.
+   */
+  async pruneCheckpoints(jobId: string, seq: number): Promise<void> {
+    if (this.store) await pruneCheckpoints(this.db, this.store, jobId, seq);
+  }
+
+  /**
+   * A checkpoint file whose row could not be written because the attempt was fenced out: no row will
+   * ever own it. Its name carries this attempt's number, which no other attempt writes.
+   */
+  async discardCheckpointFile(key: string): Promise<void> {
+    await this.store?.remove(key).catch(() => {});
+  }
+
+  /** The job ended: its checkpoints go (best effort; the sweeper finishes what a failure leaves). */
+  async dropCheckpoints(jobId: string): Promise<void> {
+    if (this.store) await dropCheckpoints(this.db, this.store, jobId).catch(() => {});
+  }
+
   /** The attempt succeeded: artifacts, its models (with lineage), result and terminal status in one transaction. */
-  succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[], models: JobModel[] = []) {
-    return this.inTransaction(jobId, async (tx, emit) => {
+  async succeed(jobId: string, attempt: number, report: Record<string, unknown>, files: StoredFile[], models: JobModel[] = []): Promise<void> {
+    await this.inTransaction(jobId, async (tx, emit) => {
       const last = await tx.job.findUnique({ where: { id: jobId }, select: { progress: true, tenantId: true, name: true } });
       // The fence first: a stale attempt fails here before it touches the artifacts.
       await emit([{ type: 'status', data: { status: 'succeeded', attempt } }], attempt, {
@@ -90,17 +121,19 @@ export class AttemptStore {
       });
       if (last) await registerJobModels(tx, { id: jobId, tenantId: last.tenantId, name: last.name }, models);
     });
+    await this.dropCheckpoints(jobId);
   }
 
   /** Ends the job failed or cancelled; without an attempt (a job that never started) it is not fenced. */
-  finish(jobId: string, attempt: number | undefined, status: 'failed' | 'cancelled', error?: JobError) {
-    return this.inTransaction(jobId, (_tx, emit) =>
+  async finish(jobId: string, attempt: number | undefined, status: 'failed' | 'cancelled', error?: JobError): Promise<void> {
+    await this.inTransaction(jobId, (_tx, emit) =>
       emit([{ type: 'status', data: { status, ...(error ? { error } : {}) } }], attempt, {
         status,
         finishedAt: new Date(),
         ...(error ? { error: error as unknown as Prisma.InputJsonObject } : {}),
       }).then(() => undefined),
     );
+    await this.dropCheckpoints(jobId);
   }
 
   /** The attempt ended without a result but the job goes on: back to queued for the next attempt. */

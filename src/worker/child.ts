@@ -3,21 +3,32 @@
  * loop for long stretches; here that starves nothing, while the worker keeps renewing BullMQ's lock.
  * It talks to the worker only over IPC and writes only to the artifact store; the worker owns Postgres.
  */
-import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../ml/backend/index.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../ml/checkpoint.js';
-import { runJob } from '../ml/run-job.js';
-import type { EngineSpec } from '../ml/spec.js';
-import { DataError, EngineError, JobCancelledError, ModelError } from '../ml/errors.js';
+import {
+  DataError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  EngineError,
+  type EngineSpec,
+  initBackend,
+  JobCancelledError,
+  MemoryLimitError,
+  ModelError,
+  runJob,
+  tf,
+} from '../ml/index.js';
 import { loadStoredDataset } from '../resources/dataset-files.js';
-import { describeModel, type JobModel, loadStoredModel } from '../resources/model-files.js';
-import { DirectoryArtifactStore, jobKey } from '../storage/artifact-store.js';
+import { describeModel } from '../resources/model-check.js';
+import { type JobModel, loadStoredModel } from '../resources/model-files.js';
+import { jobKey, openArtifactStore } from '../storage/artifact-store.js';
+import { loadStoredOnnx } from '../resources/onnx-models.js';
 import type { ChildMessage, ParentMessage, StoredFile } from './protocol.js';
 
-const send = (message: ChildMessage) =>
-  new Promise<void>((resolve, reject) => process.send?.(message, (err: Error | null) => (err ? reject(err) : resolve())));
+const send = (message: ChildMessage) => new Promise<void>((resolve, reject) => process.send?.(message, (err: Error | null) => (err ? reject(err) : resolve())));
 
 const MEMORY_REPORT_MS = 2000;
+/** The resident set is checked this often; training yields to the event loop every 25 ms or so. */
+const MEMORY_CHECK_MS = 200;
+const MiB = 2 ** 20;
 const abort = new AbortController();
 const savedCheckpoints = new Map<number, () => void>();
 
@@ -36,7 +47,8 @@ function reportMemory(): Promise<void> {
 }
 
 async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
-  const store = new DirectoryArtifactStore(start.artifactDir);
+  const store = openArtifactStore(start.artifactDir);
+  watchMemory(start.memoryBudgetMb);
   try {
     const backend = await initBackend(start.backend);
     await send({ type: 'ready', backend });
@@ -56,7 +68,7 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
       resolveModel: async (id) => {
         const key = start.resources.models[id];
         if (!key) throw new ModelError('model_not_found', `model ${id} does not exist (or was deleted)`);
-        return loadStoredModel(store, key);
+        return (await loadStoredOnnx(store, key)) ?? loadStoredModel(store, key);
       },
       onCheckpoint: async (checkpoint) => {
         seq += 1;
@@ -75,12 +87,17 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     for (const [kind, model] of Object.entries(outcome.models)) {
       if (!model) continue;
       const modelJson = new TextEncoder().encode(JSON.stringify(model.modelJson));
-      for (const [file, data] of [['model.json', modelJson], ['weights.bin', model.weights]] as const) {
+      for (const [file, data] of [
+        ['model.json', modelJson],
+        ['weights.bin', model.weights],
+      ] as const) {
         const stored = await store.put(jobKey(start.jobId, ...prefix, kind, file), data);
         files.push({ kind, file, ...stored });
       }
       if (kind !== 'baseline') models.push({ role: kind, storageKey: jobKey(start.jobId, ...prefix, kind), ...(await describeModel(model)) });
     }
+    for (const f of outcome.exports ?? [])
+      files.push({ kind: f.kind, file: f.file, ...(await store.put(jobKey(start.jobId, ...prefix, f.kind, f.file), f.data)) });
     const report = outcome.report as unknown as Record<string, unknown>;
     const reportFile = await store.put(jobKey(start.jobId, ...prefix, 'report', 'report.json'), new TextEncoder().encode(JSON.stringify(report, null, 2)));
     files.push({ kind: 'report', file: 'report.json', ...reportFile });
@@ -88,13 +105,49 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     await reportMemory();
     await send({ type: 'done', report, files, models });
   } catch (err) {
-    const error = err as Error;
-    await send({
-      type: 'failed',
-      error: { code: err instanceof EngineError ? err.code : 'internal_error', message: error.message, name: error.name },
-      cancelled: err instanceof JobCancelledError,
-      engine: err instanceof EngineError,
-    });
+    await fail(asEngineError(err, start.memoryBudgetMb), err);
   }
   process.disconnect?.();
+}
+
+/** Tells the worker how the job failed: the engine's code and message, and the raw error for its log. */
+function fail(known: EngineError | undefined, raw: unknown): Promise<void> {
+  const error = raw instanceof Error ? raw : new Error(String(raw));
+  return send({
+    type: 'failed',
+    error: { code: known?.code ?? 'internal_error', message: known?.message ?? error.message, name: error.name, detail: error.stack ?? error.message },
+    cancelled: raw instanceof JobCancelledError,
+    engine: known !== undefined,
+  });
+}
+
+/** An allocation the process cannot make (a typed array past its limits, the wasm heap unable to grow) is the job's size, not bad luck. */
+function asEngineError(err: unknown, budgetMb: number): EngineError | undefined {
+  if (err instanceof EngineError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof RangeError && /typed array length|Array buffer allocation failed|Invalid array length|allocation failed/i.test(message)) {
+    return new MemoryLimitError(`the job needs a larger array than the training process can allocate (budget ${budgetMb} MiB, WORKER_MEMORY_BUDGET_MB)`);
+  }
+  if (/Cannot enlarge memory|out of memory|could not allocate memory/i.test(message) || /\bOOM\b/.test(message)) {
+    return new MemoryLimitError(`the job needs more memory than the training process's heap can grow to (budget ${budgetMb} MiB, WORKER_MEMORY_BUDGET_MB)`);
+  }
+  return undefined;
+}
+
+/**
+ * The hard cap: the V8 heap is capped by --max-old-space-size (set by the worker), and this watches
+ * the whole resident set (typed arrays and the wasm heap included). Past the budget the job fails
+ * with memory_limit_exceeded and the child exits, before the machine runs short for its neighbours.
+ */
+function watchMemory(budgetMb: number): void {
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= budgetMb * MiB) return;
+    clearInterval(timer);
+    const error = new MemoryLimitError(
+      `the training process grew to ${Math.round(rss / MiB)} MiB, past the worker's memory budget of ${budgetMb} MiB (WORKER_MEMORY_BUDGET_MB); use fewer or smaller samples, models or batches`,
+    );
+    void fail(error, error).finally(() => process.exit(1));
+  }, MEMORY_CHECK_MS);
+  timer.unref();
 }

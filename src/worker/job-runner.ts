@@ -2,13 +2,16 @@ import { DelayedError, type Job as BullJob, UnrecoverableError } from 'bullmq';
 import type { Config } from '../config.js';
 import { FencedOutError, type NewEvent } from '../jobs/events.js';
 import type { Logger } from '../log.js';
-import type { EngineEvent } from '../ml/events.js';
+import type { EngineEvent } from '../ml/tfjs-free.js';
 import type { TrainJobData } from '../queue/queue.js';
 import { retryDbWrite } from '../db/retry.js';
-import { isTerminal } from '../jobs/status.js';
+import { engineFailureCode } from '../jobs/job-errors.js';
+import { isTerminal, type JobError } from '../jobs/status.js';
 import type { AttemptStore, StartedAttempt } from './attempt-store.js';
 import type { WorkerMetrics } from '../metrics/worker-metrics.js';
+import { storeLocation } from '../storage/artifact-store.js';
 import type { ChildMessage } from './protocol.js';
+import { looksInternal, publicJobError } from './public-error.js';
 import { type ChildOutcome, TrainingChild } from './training-child.js';
 
 /** How often a running attempt re-reads its status: the backstop when a cancel message is missed. */
@@ -79,10 +82,11 @@ export class JobRunner {
         attempt: run.attempt,
         spec: run.spec,
         backend: config.TRAINING_BACKEND,
-        artifactDir: config.ARTIFACT_DIR,
+        artifactDir: storeLocation(config),
         checkpointKey: checkpoint?.storageKey,
         checkpointSeq: checkpoint?.seq ?? 0,
         resources,
+        memoryBudgetMb: config.WORKER_MEMORY_BUDGET_MB,
       },
       (message): Promise<void> => this.record(jobId, run, message, child, log),
     );
@@ -102,6 +106,9 @@ export class JobRunner {
       this.phaseStarted.delete(jobId);
     }
     log.info({ attempt: run.attempt, outcome: outcome.type, abortReason: child.abortReason, tensors: this.tensors.get(jobId) }, 'training child ended');
+    // The raw error, stack and all, is for this log only; clients get publicJobError's code and message.
+    if (outcome.type === 'failed' && !outcome.cancelled)
+      log.warn({ attempt: run.attempt, code: outcome.error.code, error: outcome.error.detail ?? outcome.error.message }, 'attempt failed');
     this.tensors.delete(jobId);
     this.deps.metrics.attempts.inc({ outcome: child.abortReason ?? outcome.type });
     await this.conclude(job, token, jobId, run, child, outcome, log);
@@ -135,7 +142,12 @@ export class JobRunner {
     try {
       if (message.type === 'ready') {
         const backend = message.backend;
-        await this.persist(log, () => attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${backend.name}`, backend } }], { backend: backend.name }));
+        // `skipped` says why better backends did not load in words for people (no module paths).
+        await this.persist(log, () =>
+          attempts.events(jobId, run.attempt, [{ type: 'log', data: { level: 'info', message: `training on ${backend.name}`, backend } }], {
+            backend: backend.name,
+          }),
+        );
       } else if (message.type === 'memory') {
         this.tensors.set(jobId, message.tensors);
         this.deps.metrics.tensors.set({ job: jobId }, message.tensors);
@@ -147,11 +159,14 @@ export class JobRunner {
       } else if (message.type === 'checkpoint') {
         await this.persist(log, () => attempts.saveCheckpoint(jobId, run.attempt, message));
         child.send({ type: 'checkpoint-saved', seq: message.seq });
+        // Only now, with the new checkpoint and its row durable, do the older ones go (the child trains on meanwhile).
+        await attempts.pruneCheckpoints(jobId, message.seq).catch((err) => log.warn({ err: (err as Error).message }, 'older checkpoints not removed yet'));
       }
     } catch (err) {
       if (err instanceof FencedOutError) {
         log.warn('a newer attempt took over, or the job ended: stopping this one');
         child.abort('fenced');
+        if (message.type === 'checkpoint') await attempts.discardCheckpointFile(message.key);
       } else {
         log.error({ err }, 'could not record a training message');
         child.abort('database');
@@ -209,25 +224,30 @@ export class JobRunner {
         await attempts.finish(jobId, run.attempt, 'cancelled');
         log.info('job cancelled');
       } else if (reason === 'timeout') {
-        await attempts.finish(jobId, run.attempt, 'failed', { code: 'timeout', message: `the job ran longer than max_runtime_seconds (${run.maxRuntimeSeconds})` });
+        await attempts.finish(jobId, run.attempt, 'failed', {
+          code: 'timeout',
+          message: `the job ran longer than max_runtime_seconds (${run.maxRuntimeSeconds})`,
+        });
       } else if (reason === 'shutdown' && this.shuttingDown) {
         await attempts.requeue(jobId, run.attempt, 'worker_shutdown');
         // Back to the queue at once, without using up an attempt: another worker resumes it.
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       } else if (outcome.type === 'failed' && outcome.engine && reason !== 'database') {
-        // Bad data or spec: another attempt would fail the same way.
-        await attempts.finish(jobId, run.attempt, 'failed', { code: outcome.error.code, message: outcome.error.message });
+        // Bad data or spec, a diverged run, over the memory cap: another attempt would fail the same way.
+        const error = publicJobError(engineFailureCode(outcome.error.code), outcome.error.message);
+        await attempts.finish(jobId, run.attempt, 'failed', error);
         await this.deps.onTerminal(jobId);
-        throw new UnrecoverableError(outcome.error.message);
+        throw new UnrecoverableError(`${error.code}: ${error.message}`);
       } else {
-        const error = reason === 'database'
-          ? { code: 'database_unavailable', message: `the worker could not record progress for ${this.deps.config.DB_RETRY_SECONDS} s` }
-          : outcome.type === 'failed'
-            ? { code: 'internal_error', message: outcome.error.message }
-            : outcome.type === 'crashed'
-              ? { code: 'worker_crashed', message: `the training process exited (${outcome.signal ?? `code ${outcome.code}`})` }
-              : { code: 'worker_unavailable', message: 'the attempt stopped before it finished' };
+        const error: JobError =
+          reason === 'database'
+            ? { code: 'database_unavailable', message: `the worker could not record progress for ${this.deps.config.DB_RETRY_SECONDS} s` }
+            : outcome.type === 'failed'
+              ? publicJobError('internal_error', outcome.error.message)
+              : outcome.type === 'crashed'
+                ? { code: 'worker_crashed', message: `the training process exited (${outcome.signal ?? `code ${outcome.code}`})` }
+                : { code: 'worker_unavailable', message: 'the attempt stopped before it finished' };
         if (lastAttempt) {
           await attempts.finish(jobId, run.attempt, 'failed', error);
           await this.deps.onTerminal(jobId);
@@ -239,7 +259,11 @@ export class JobRunner {
     } catch (err) {
       if (err instanceof FencedOutError) {
         // Another attempt owns the job, or this one's end was already stored (a repeated write).
-        if (isTerminal((await this.deps.readStatus(jobId).catch(() => undefined)) ?? '')) await this.deps.onTerminal(jobId);
+        if (isTerminal((await this.deps.readStatus(jobId).catch(() => undefined)) ?? '')) {
+          // The write that ended it may have failed after its commit, before removing the checkpoints.
+          await this.deps.attempts.dropCheckpoints(jobId);
+          await this.deps.onTerminal(jobId);
+        }
         return;
       }
       throw err;
@@ -252,14 +276,18 @@ export class JobRunner {
 function toJobEvent(event: EngineEvent): [NewEvent | undefined, Record<string, unknown> | undefined] {
   switch (event.type) {
     case 'phase':
-      return [{ type: 'phase', data: { phase: event.phase } }, { phase: event.phase, progress: event.progress }];
+      return [
+        { type: 'phase', data: { phase: event.phase } },
+        { phase: event.phase, progress: event.progress },
+      ];
     case 'metrics':
     case 'epoch': {
       const { type, ...data } = event;
       return [{ type, data }, { progress: event.progress }];
     }
     case 'log':
-      return [{ type: 'log', data: { level: event.level, message: event.message } }, undefined];
+      // The engine writes its log lines for people; one that quotes a server path or a stack is not sent.
+      return looksInternal(event.message) ? [undefined, undefined] : [{ type: 'log', data: { level: event.level, message: event.message } }, undefined];
     default:
       // The engine's own checkpoint events are recorded when the checkpoint row is written.
       return [undefined, undefined];

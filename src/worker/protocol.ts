@@ -1,5 +1,4 @@
-import type { BackendChoice, BackendInfo } from '../ml/backend/index.js';
-import type { EngineEvent } from '../ml/events.js';
+import type { BackendChoice, BackendInfo, EngineErrorCode, EngineEvent } from '../ml/tfjs-free.js';
 import type { StoredResources } from '../jobs/references.js';
 import type { JobModel } from '../resources/model-files.js';
 
@@ -24,12 +23,15 @@ export type ParentMessage =
       attempt: number;
       spec: unknown;
       backend: BackendChoice;
+      /** The artifact store to open (ArtifactStore.location: a directory, or an S3 bucket). */
       artifactDir: string;
       /** The checkpoint to resume from, as a key in the artifact store. */
       checkpointKey?: string;
       checkpointSeq: number;
       /** Storage keys of the uploaded datasets and stored models the spec names, by id. */
       resources: StoredResources;
+      /** WORKER_MEMORY_BUDGET_MB: past this resident set the child fails its job (memory_limit_exceeded). */
+      memoryBudgetMb: number;
     }
   | { type: 'abort'; reason: AbortReason }
   | { type: 'checkpoint-saved'; seq: number };
@@ -44,4 +46,13 @@ export type ChildMessage =
   | { type: 'checkpoint'; seq: number; key: string; bytes: number; phase: string; epoch: number }
   /** `models`: the student and trained teacher, described, to be registered as models. */
   | { type: 'done'; report: Record<string, unknown>; files: StoredFile[]; models: JobModel[] }
-  | { type: 'failed'; error: { code: string; message: string; name: string }; cancelled: boolean; engine: boolean };
+  /**
+   * `engine`: the job itself cannot succeed (bad data or spec, diverged, over the memory cap), so it is
+   * not retried. `detail`: the raw error with its stack, for the worker's log only (never a client).
+   */
+  | {
+      type: 'failed';
+      error: { code: EngineErrorCode | 'internal_error'; message: string; name: string; detail?: string };
+      cancelled: boolean;
+      engine: boolean;
+    };

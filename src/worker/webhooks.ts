@@ -5,8 +5,9 @@ import type { Db } from '../db/client.js';
 import { newId } from '../ids.js';
 import { toJobObject } from '../jobs/job-object.js';
 import { signWebhook, webhookHostAllowed } from '../jobs/webhook-signature.js';
+import { scheduleWebhook } from '../jobs/webhooks.js';
 import type { Logger } from '../log.js';
-import { createWebhookQueue, scheduleWebhook, type WebhookDeliveryData, webhookQueueName } from '../queue/webhooks.js';
+import { createWebhookQueue, type WebhookDeliveryData, webhookQueueName } from '../queue/webhooks.js';
 
 const TIMEOUT_MS = 10_000;
 

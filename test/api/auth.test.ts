@@ -28,6 +28,8 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 /** A well-formed key no deployment ever issued. */
 const UNKNOWN_KEY = `dsk_${'A'.repeat(43)}`;
 const MARKER = 'tenant-a-private-marker-7f3c';
+/** Refused requests this file may send from one address before it would be throttled (429). */
+const MANY_REFUSALS = { UNAUTHENTICATED_RATE_LIMIT_PER_MINUTE: '100000' };
 
 describe('tenants, API keys and WebSocket auth', () => {
   let stack: Stack;
@@ -44,8 +46,8 @@ describe('tenants, API keys and WebSocket auth', () => {
   let studentFiles: { json: Buffer; weights: Buffer };
 
   before(async () => {
-    // No overload shedding (MAX_EVENT_LOOP_DELAY_MS=0): on a loaded test machine it answers 503s unrelated to auth.
-    stack = await startStack({ workers: 0, env: { WS_ALLOWED_ORIGINS: 'https://dashboard.example, https://ops.example', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    // Hundreds of refused requests from this one address: the per-address budget is test/api/auth-limits.test.ts's.
+    stack = await startStack({ workers: 0, env: { WS_ALLOWED_ORIGINS: 'https://dashboard.example, https://ops.example', ...MANY_REFUSALS } });
     revoked = await createApiKey(stack.db, 'tenant-a');
     assert.equal(await revokeApiKey(stack.db, revoked.id), true);
     // b's job first, cancelled at once (no worker yet); then a's, which the worker trains.
@@ -62,12 +64,18 @@ describe('tenants, API keys and WebSocket auth', () => {
     datasetDel = (await postForm(stack.url, '/v1/datasets', datasetForm(2), stack.keys.a.key)).body;
     assert.match(datasetA.id ?? '', /^ds_/, JSON.stringify(datasetA));
     assert.match(datasetDel.id ?? '', /^ds_/, JSON.stringify(datasetDel));
-    await waitFor('job A to succeed', async () => {
-      const job = (await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`)).body;
-      assert.ok(!['failed', 'cancelled'].includes(job.status), JSON.stringify(job.error));
-      return job.status === 'succeeded';
-    }, 180_000, 300);
-    const file = async (name: string) => Buffer.from(await (await fetch(`${stack.url}/v1/jobs/${jobA.id}/artifacts/student/${name}`, { headers: bearer(stack.keys.a.key) })).arrayBuffer());
+    await waitFor(
+      'job A to succeed',
+      async () => {
+        const job = (await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`)).body;
+        assert.ok(!['failed', 'cancelled'].includes(job.status), JSON.stringify(job.error));
+        return job.status === 'succeeded';
+      },
+      180_000,
+      300,
+    );
+    const file = async (name: string) =>
+      Buffer.from(await (await fetch(`${stack.url}/v1/jobs/${jobA.id}/artifacts/student/${name}`, { headers: bearer(stack.keys.a.key) })).arrayBuffer());
     studentFiles = { json: await file('model.json'), weights: await file('weights.bin') };
     modelA = (await request(stack.url, 'GET', `/v1/models?source_job=${jobA.id}`)).body.data[0];
     assert.match(modelA?.id ?? '', /^mdl_/, 'the finished job registered its models');
@@ -173,7 +181,7 @@ describe('tenants, API keys and WebSocket auth', () => {
   });
   const counts = async () => ({ jobs: await stack.db.job.count(), datasets: await stack.db.dataset.count(), models: await stack.db.model.count() });
 
-  test('another tenant\'s key: 404 on every id of tenant a, identical to an id that does not exist; nothing changes', async () => {
+  test("another tenant's key: 404 on every id of tenant a, identical to an id that does not exist; nothing changes", async () => {
     const before = await aData();
     for (const route of routes().filter((r) => r.scoped)) {
       const [, id, prefix] = /\/v1\/(?:jobs|datasets|models)\/((job|ds|mdl)_[0-9a-z]{26})/.exec(route.path) ?? [];
@@ -187,7 +195,7 @@ describe('tenants, API keys and WebSocket auth', () => {
       assertSameAnswer(foreign, absent, id, missing, where);
       assertNoLeak(foreign, where);
     }
-    assert.deepEqual(await aData(), before, 'b\'s cancel and deletes changed nothing of a\'s');
+    assert.deepEqual(await aData(), before, "b's cancel and deletes changed nothing of a's");
 
     // And the other way round: a cannot cancel or read b's job.
     const cancel = await request(stack.url, 'POST', `/v1/jobs/${jobB.id}/cancel`);
@@ -227,41 +235,72 @@ describe('tenants, API keys and WebSocket auth', () => {
       return (answer.body.data as Array<{ id: string }>).map((j) => j.id);
     };
     const cursorAfterAll = newId('job', Date.now() + 60_000);
-    for (const query of ['', '?limit=100', '?status=succeeded', '?status=cancelled', '?status=queued', `?after=${cursorAfterAll}`, `?after=${jobA.id}`, '?limit=1']) {
+    for (const query of [
+      '',
+      '?limit=100',
+      '?status=succeeded',
+      '?status=cancelled',
+      '?status=queued',
+      `?after=${cursorAfterAll}`,
+      `?after=${jobA.id}`,
+      '?limit=1',
+    ]) {
       const forB = await listed(stack.keys.b.key, query);
-      assert.ok(forB.every((id) => bJobs.has(id)), `b's list ${query} holds only b's jobs: ${forB}`);
+      assert.ok(
+        forB.every((id) => bJobs.has(id)),
+        `b's list ${query} holds only b's jobs: ${forB}`,
+      );
       const forA = await listed(stack.keys.a.key, query);
-      assert.ok(forA.every((id) => aJobs.has(id)), `a's list ${query} holds only a's jobs`);
+      assert.ok(
+        forA.every((id) => aJobs.has(id)),
+        `a's list ${query} holds only a's jobs`,
+      );
     }
     assert.deepEqual(await listed(stack.keys.b.key, '?limit=100'), [...bJobs].sort().reverse());
 
-    for (const [path, own] of [['/v1/datasets?limit=100', [datasetA.id]], ['/v1/models?limit=100', [modelA.id]]] as const) {
+    for (const [path, own] of [
+      ['/v1/datasets?limit=100', [datasetA.id]],
+      ['/v1/models?limit=100', [modelA.id]],
+    ] as const) {
       const forB = await request(stack.url, 'GET', path, undefined, bearer(stack.keys.b.key));
       assert.equal(forB.status, 200);
       const ids = (forB.body.data as Array<{ id: string }>).map((d) => d.id);
-      assert.deepEqual(ids.filter((id) => !id.startsWith('builtin:')), [], `b lists none of a's ${path}`);
+      assert.deepEqual(
+        ids.filter((id) => !id.startsWith('builtin:')),
+        [],
+        `b lists none of a's ${path}`,
+      );
       const forAdmin = (await request(stack.url, 'GET', path, undefined, bearer(stack.keys.admin.key))).body.data.map((d: { id: string }) => d.id);
       for (const id of own) assert.ok(forAdmin.includes(id), `the admin key lists ${id}`);
     }
     for (const path of [`/v1/models?source_job=${jobA.id}`, `/v1/models?source=job`, `/v1/datasets?after=${newId('ds', Date.now() + 60_000)}`]) {
       const forB = await request(stack.url, 'GET', path, undefined, bearer(stack.keys.b.key));
       assert.equal(forB.status, 200, path);
-      assert.deepEqual(forB.body.data.filter((d: { id: string }) => !d.id.startsWith('builtin:')), [], `b through ${path}`);
+      assert.deepEqual(
+        forB.body.data.filter((d: { id: string }) => !d.id.startsWith('builtin:')),
+        [],
+        `b through ${path}`,
+      );
     }
 
     const all = await listed(stack.keys.admin.key, '?limit=100');
-    assert.deepEqual(new Set(all), new Set([...aJobs, ...bJobs]), 'the admin key lists every tenant\'s jobs');
+    assert.deepEqual(new Set(all), new Set([...aJobs, ...bJobs]), "the admin key lists every tenant's jobs");
     for (const id of [jobA.id, jobB.id]) {
       for (const path of [`/v1/jobs/${id}`, `/v1/jobs/${id}/events`, `/v1/jobs/${id}/artifacts`]) {
         assert.equal((await request(stack.url, 'GET', path, undefined, bearer(stack.keys.admin.key))).status, 200, `admin ${path}`);
       }
     }
-    for (const path of [`/v1/jobs/${jobA.id}/artifacts/student/model.json`, `/v1/datasets/${datasetA.id}`, `/v1/models/${modelA.id}`, `/v1/models/${modelA.id}/weights.bin`]) {
+    for (const path of [
+      `/v1/jobs/${jobA.id}/artifacts/student/model.json`,
+      `/v1/datasets/${datasetA.id}`,
+      `/v1/models/${modelA.id}`,
+      `/v1/models/${modelA.id}/weights.bin`,
+    ]) {
       assert.equal((await request(stack.url, 'GET', path, undefined, bearer(stack.keys.admin.key))).status, 200, `admin ${path}`);
     }
   });
 
-  test('Idempotency-Key is per tenant: b reusing a\'s key and body gets a job of its own, not a replay of a\'s', async () => {
+  test("Idempotency-Key is per tenant: b reusing a's key and body gets a job of its own, not a replay of a's", async () => {
     const body = { ...QUICK_JOB, name: MARKER, metadata: { owner: MARKER } };
     const answer = await request(stack.url, 'POST', '/v1/jobs', body, { ...bearer(stack.keys.b.key), 'idempotency-key': 'shared-key' });
     assert.equal(answer.status, 201);
@@ -294,7 +333,7 @@ describe('tenants, API keys and WebSocket auth', () => {
       }
     });
 
-    test('the owner\'s key opens both sockets; another tenant\'s key sees its jobs as nonexistent', async () => {
+    test("the owner's key opens both sockets; another tenant's key sees its jobs as nonexistent", async () => {
       const own = await upgrade(perJob(), bearer(stack.keys.a.key));
       assert.equal(own.kind, 'open');
       const ended = await own.closed;
@@ -309,7 +348,7 @@ describe('tenants, API keys and WebSocket auth', () => {
       const [f, m] = [await foreign.closed, await absent.closed];
       assert.equal(f.code, 4404);
       assert.deepEqual({ ...f, reason: f.reason.replace(jobA.id, 'ID') }, { ...m, reason: m.reason.replace(missing, 'ID') });
-      assert.deepEqual(foreign.messages, [], 'not one event of a\'s job reached b');
+      assert.deepEqual(foreign.messages, [], "not one event of a's job reached b");
 
       const socket = await upgrade(multi(), bearer(stack.keys.b.key));
       assert.equal(socket.kind, 'open');
@@ -325,12 +364,15 @@ describe('tenants, API keys and WebSocket auth', () => {
       );
       await socket.waitFor((m) => m.object === 'event' && m.job_id === jobB.id && m.data?.status === 'cancelled');
       await new Promise((r) => setTimeout(r, 300));
-      assert.ok(socket.messages.every((m) => m.job_id !== jobA.id || m.type === 'error'), 'no event of a\'s job on b\'s socket');
+      assert.ok(
+        socket.messages.every((m) => m.job_id !== jobA.id || m.type === 'error'),
+        "no event of a's job on b's socket",
+      );
       socket.socket.close();
 
       const admin = await upgrade(perJob(), bearer(stack.keys.admin.key));
       assert.equal(admin.kind, 'open');
-      assert.equal((await admin.closed).code, 1000, 'the admin key follows any tenant\'s job');
+      assert.equal((await admin.closed).code, 1000, "the admin key follows any tenant's job");
     });
 
     test('a ticket opens one socket once: reused, it is refused; it is no key for REST; it carries its tenant', async () => {
@@ -352,7 +394,7 @@ describe('tenants, API keys and WebSocket auth', () => {
       first.send({ type: 'subscribe', job_id: jobB.id });
       await first.waitFor((m) => m.object === 'event' && m.job_id === jobA.id && m.data?.status === 'succeeded');
       const notB = await first.waitFor((m) => m.type === 'error' && m.job_id === jobB.id);
-      assert.equal(notB.code, 'not_found', 'a ticket of tenant a sees b\'s job as nonexistent');
+      assert.equal(notB.code, 'not_found', "a ticket of tenant a sees b's job as nonexistent");
       first.socket.close();
 
       const again = await upgrade(`${multi()}?ticket=${ticket}`);
@@ -421,7 +463,7 @@ describe('tenants, API keys and WebSocket auth', () => {
     await revokeApiKey(stack.db, key.id);
     assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`, undefined, bearer(key.key))).status, 401);
     assert.equal((await upgrade(`${stack.wsUrl}/v1/events`, bearer(key.key))).kind, 'refused');
-    assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`)).status, 200, 'the tenant\'s other keys still work');
+    assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`)).status, 200, "the tenant's other keys still work");
   });
 
   /** No answer to tenant b carries anything of tenant a's job but the id b itself asked for. */
@@ -435,7 +477,7 @@ describe('tenants, API keys and WebSocket auth', () => {
 describe('tickets expire', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ workers: 0, env: { WS_TICKET_TTL_SECONDS: '1', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0, env: { WS_TICKET_TTL_SECONDS: '1', ...MANY_REFUSALS } });
   });
   after(() => stack?.stop());
 
@@ -473,7 +515,6 @@ describe('hygiene: secrets never reach the logs; a 5xx body says nothing interna
       LOG_LEVEL: 'trace',
       WEBHOOK_ALLOWED_HOSTS: '',
       // No overload shedding: a busy test machine would get 503s unrelated to what is checked here.
-      MAX_EVENT_LOOP_DELAY_MS: '0',
     });
     // The product's logger options (src/log.ts), writing to a buffer, at the most verbose level.
     const sink = new Writable({
@@ -546,7 +587,14 @@ describe('hygiene: secrets never reach the logs; a 5xx body says nothing interna
       const answer = await request(server.url, 'GET', '/v1/jobs', undefined, { ...bearer(key.key), 'x-request-id': 'req-5xx-check' });
       assert.equal(answer.status, 500, JSON.stringify(answer.body));
       assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/);
-      assert.deepEqual(answer.body, { type: 'about:blank', title: 'Internal Server Error', status: 500, code: 'internal_error', detail: 'internal error', instance: '/v1/jobs' });
+      assert.deepEqual(answer.body, {
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        code: 'internal_error',
+        detail: 'internal error',
+        instance: '/v1/jobs',
+      });
       assert.equal(answer.headers.get('x-request-id'), 'req-5xx-check');
       const logged = lines.find((l) => l.includes('req-5xx-check') && l.includes('"level":50'));
       assert.ok(logged, 'the failure is logged at error level with the request id');
@@ -594,7 +642,9 @@ function assertSameAnswer(a: Response, b: Response, idA: string, idB: string, wh
     status: r.status,
     type: r.headers.get('content-type'),
     length: r.headers.get('content-length'),
-    headers: headerNames(r.headers).filter((k) => !['date', 'x-request-id'].includes(k) && !k.startsWith('x-ratelimit')).sort(),
+    headers: headerNames(r.headers)
+      .filter((k) => !['date', 'x-request-id'].includes(k) && !k.startsWith('x-ratelimit'))
+      .sort(),
     body: JSON.parse(JSON.stringify(r.body).replaceAll(id, 'ID')),
   });
   assert.deepEqual(norm(a, idA), norm(b, idB), `${where}: answered differently from an id that does not exist`);
@@ -605,4 +655,3 @@ function headerNames(headers: Headers): string[] {
   headers.forEach((_value, name) => names.push(name));
   return names;
 }
-

@@ -11,18 +11,21 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ArtifactParams, EventsQuery, JobCreateBody, JobIdParams, ListQuery } from '../../src/api/schemas/job.js';
+import { toJobObject } from '../../src/jobs/job-object.js';
 import { JOB_STATUSES } from '../../src/jobs/status.js';
 import { PHASES } from '../../src/ml/events.js';
 import { EngineSpecSchema } from '../../src/ml/spec.js';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import type { Config } from '../../src/config.js';
-import { request, waitFor, type Response } from '../support/http.js';
+import { request, type Response } from '../support/http.js';
 import { Contract, type HttpMethod, normalizeSchema, type Schema } from '../support/openapi.js';
-import { longerJob, QUICK_JOB } from '../support/specs.js';
+import { cancellableJob, QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { tinyModel } from '../support/tiny-model.js';
+import { linearClassifier } from '../support/onnx-builder.js';
 import { refusedUpgrade } from '../support/ws.js';
+import { registeredRoutes } from '../support/routes.js';
 
 const contract = new Contract();
 
@@ -52,12 +55,18 @@ describe('the API matches openapi.yaml', () => {
   /** Submitted early so that its training overlaps the cheap checks. */
   let jobA: { id: string };
   const IDEMPOTENCY_KEY = `contract-${Date.now()}`;
-  const bodyA = { ...QUICK_JOB, name: 'contract', distillation: { ...QUICK_JOB.distillation, baseline: true }, metadata: { team: 'contract' }, priority: 'high' };
+  const bodyA = {
+    ...QUICK_JOB,
+    name: 'contract',
+    distillation: { ...QUICK_JOB.distillation, baseline: true },
+    metadata: { team: 'contract' },
+    priority: 'high',
+  };
 
   before(async () => {
     // No worker until the cancel test: jobs stay queued, so cancelling and "in use" are deterministic.
     // Uploads are capped at 64 KiB (cheap 413s); no overload shedding on a loaded test machine.
-    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: '65536', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: '65536' } });
     defaultKey = stack.keys.a.key;
   });
   after(() => stack?.stop());
@@ -77,7 +86,11 @@ describe('the API matches openapi.yaml', () => {
     if (response.status < 400) {
       assert.deepEqual(problems, [], `${method} ${url}: the server accepted a request the contract refuses`);
     } else if (expected.contractRefuses !== undefined) {
-      assert.equal(problems.length > 0, expected.contractRefuses, `${method} ${url}: the contract ${expected.contractRefuses ? 'accepts' : 'refuses'} it (${problems.join('; ')})`);
+      assert.equal(
+        problems.length > 0,
+        expected.contractRefuses,
+        `${method} ${url}: the contract ${expected.contractRefuses ? 'accepts' : 'refuses'} it (${problems.join('; ')})`,
+      );
     }
     return response;
   }
@@ -89,19 +102,27 @@ describe('the API matches openapi.yaml', () => {
       .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`);
     assert.ok(registered.length >= 9, `routes found: ${registered.join(', ')}`);
     const documented = contract.operations().map((o) => `${o.method.toUpperCase()} ${o.path}`);
-    assert.deepEqual(registered.filter((r) => !documented.includes(r)), [], 'registered but not documented');
-    assert.deepEqual(documented.filter((d) => !registered.includes(d)), [], 'documented but not registered');
+    assert.deepEqual(
+      registered.filter((r) => !documented.includes(r)),
+      [],
+      'registered but not documented',
+    );
+    assert.deepEqual(
+      documented.filter((d) => !registered.includes(d)),
+      [],
+      'documented but not registered',
+    );
     for (const { method, path } of contract.operations()) {
       assert.ok(stack.server.app.hasRoute({ method: method.toUpperCase() as 'GET', url: path.replace(/\{([^}]+)\}/g, ':$1') }), `${method} ${path}`);
     }
   });
 
-  test('the documented request schemas are the server\'s own', () => {
+  test("the documented request schemas are the server's own", () => {
     const doc = (name: string) => normalizeSchema(contract.inline(name));
     const own = (schema: unknown) => normalizeSchema(JSON.parse(JSON.stringify(schema)));
     assert.deepEqual(doc('EngineSpec'), own(EngineSpecSchema), 'EngineSpec is src/ml/spec.ts EngineSpecSchema');
     const body = contract.inline('JobCreateRequest');
-    for (const field of ['dataset', 'teacher', 'student', 'distillation', 'seed']) {
+    for (const field of ['dataset', 'teacher', 'student', 'distillation', 'export', 'seed']) {
       assert.deepEqual(normalizeSchema(body.properties[field]), own(EngineSpecSchema.properties[field as 'seed']), `JobCreateRequest.${field}`);
     }
     const ownBody = JSON.parse(JSON.stringify(JobCreateBody)) as Schema;
@@ -137,7 +158,11 @@ describe('the API matches openapi.yaml', () => {
   });
 
   test('POST /v1/jobs: 201, idempotent replay, 422, 409, and every kind of refusal', async () => {
-    const created = await call('POST', '/v1/jobs', { body: bodyA, headers: { 'idempotency-key': IDEMPOTENCY_KEY, 'x-request-id': 'contract-create' }, status: 201 });
+    const created = await call('POST', '/v1/jobs', {
+      body: bodyA,
+      headers: { 'idempotency-key': IDEMPOTENCY_KEY, 'x-request-id': 'contract-create' },
+      status: 201,
+    });
     jobA = created.body;
     assert.equal(created.body.status, 'queued');
     assert.equal(created.headers.get('location'), `/v1/jobs/${jobA.id}`);
@@ -148,7 +173,12 @@ describe('the API matches openapi.yaml', () => {
     assert.equal(replay.body.id, jobA.id);
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
     assert.equal(replay.headers.get('location'), `/v1/jobs/${jobA.id}`, 'a replay says where the job is too');
-    await call('POST', '/v1/jobs', { body: { ...bodyA, seed: 8 }, headers: { 'idempotency-key': IDEMPOTENCY_KEY }, status: 422, code: 'idempotency_key_reused' });
+    await call('POST', '/v1/jobs', {
+      body: { ...bodyA, seed: 8 },
+      headers: { 'idempotency-key': IDEMPOTENCY_KEY },
+      status: 422,
+      code: 'idempotency_key_reused',
+    });
     // The first request still in flight: its key is claimed and holds no job yet.
     const { tenantId } = await stack.db.job.findUniqueOrThrow({ where: { id: jobA.id }, select: { tenantId: true } });
     const where = { tenantId_key: { tenantId, key: IDEMPOTENCY_KEY } };
@@ -158,7 +188,13 @@ describe('the API matches openapi.yaml', () => {
     } finally {
       await stack.db.idempotencyKey.update({ where, data: { jobId: jobA.id } });
     }
-    await call('POST', '/v1/jobs', { body: QUICK_JOB, headers: { 'idempotency-key': 'k'.repeat(256) }, status: 400, code: 'invalid_idempotency_key', contractRefuses: true });
+    await call('POST', '/v1/jobs', {
+      body: QUICK_JOB,
+      headers: { 'idempotency-key': 'k'.repeat(256) },
+      status: 400,
+      code: 'invalid_idempotency_key',
+      contractRefuses: true,
+    });
 
     const refused: Array<{ body: unknown; field: string; contractRefuses: boolean }> = [
       { body: { ...QUICK_JOB, bogus: 1 }, field: '/bogus', contractRefuses: true },
@@ -173,7 +209,11 @@ describe('the API matches openapi.yaml', () => {
       { body: { ...QUICK_JOB, student: { model: { preset: 'nope' } } }, field: '/student/model/preset', contractRefuses: true },
       { body: { ...QUICK_JOB, distillation: { temperature: 0 } }, field: '/distillation/temperature', contractRefuses: true },
       { body: { ...QUICK_JOB, dataset: { source: 'builtin:synthetic', options: { classes: 1 } } }, field: '/dataset/options/classes', contractRefuses: true },
-      { body: { ...QUICK_JOB, student: { model: { layers: [{ type: 'dense', units: 4, extra: true }] } } }, field: '/student/model/layers/0', contractRefuses: true },
+      {
+        body: { ...QUICK_JOB, student: { model: { layers: [{ type: 'dense', units: 4, extra: true }] } } },
+        field: '/student/model/layers/0',
+        contractRefuses: true,
+      },
       // Beyond what a schema can say: the engine's checks and the server's limits.
       { body: { ...QUICK_JOB, student: { model: { layers: [{ type: 'dense', units: 3 }] } } }, field: '/student/model/layers/0/units', contractRefuses: false },
       { body: { ...QUICK_JOB, teacher: { ...QUICK_JOB.teacher, training: { epochs: 999 } } }, field: '/teacher/training/epochs', contractRefuses: false },
@@ -186,19 +226,50 @@ describe('the API matches openapi.yaml', () => {
       { body: { ...QUICK_JOB, metadata: { k: 'a\udfffb' } }, field: '/metadata/k', contractRefuses: false },
       { body: { ...QUICK_JOB, metadata: { 'k\udc00': 'v' } }, field: '/metadata/k\udc00', contractRefuses: false },
       // The server's limits on job size (MAX_SAMPLE_EPOCHS 20,000,000 and MAX_MODEL_MACS 50,000,000 by default).
-      { body: { ...QUICK_JOB, dataset: { source: 'builtin:synthetic', options: { samples: 1_000_000, classes: 4, features: 16 } }, student: { ...QUICK_JOB.student, training: { epochs: 30 } } }, field: '/dataset', contractRefuses: false },
-      { body: { ...QUICK_JOB, dataset: { source: 'builtin:synthetic', options: { samples: 800, classes: 4, features: 1000 } }, student: { model: { layers: [{ type: 'dense', units: 60_000 }, { type: 'dense', units: 4 }] } } }, field: '/student/model', contractRefuses: false },
+      {
+        body: {
+          ...QUICK_JOB,
+          dataset: { source: 'builtin:synthetic', options: { samples: 1_000_000, classes: 4, features: 16 } },
+          student: { ...QUICK_JOB.student, training: { epochs: 30 } },
+        },
+        field: '/dataset',
+        contractRefuses: false,
+      },
+      {
+        body: {
+          ...QUICK_JOB,
+          dataset: { source: 'builtin:synthetic', options: { samples: 800, classes: 4, features: 1000 } },
+          student: {
+            model: {
+              layers: [
+                { type: 'dense', units: 60_000 },
+                { type: 'dense', units: 4 },
+              ],
+            },
+          },
+        },
+        field: '/student/model',
+        contractRefuses: false,
+      },
     ];
     for (const { body, field, contractRefuses } of refused) {
       const answer = await call('POST', '/v1/jobs', { body, status: 400, code: 'invalid_request', contractRefuses });
-      assert.ok(answer.body.errors.some((e: { field: string }) => e.field === field), `${field} named in ${JSON.stringify(answer.body.errors)}`);
+      assert.ok(
+        answer.body.errors.some((e: { field: string }) => e.field === field),
+        `${field} named in ${JSON.stringify(answer.body.errors)}`,
+      );
     }
     await call('POST', '/v1/jobs', { body: '{"dataset": ', status: 400, code: 'invalid_json' });
     await call('POST', '/v1/jobs', { body: '', status: 400, code: 'invalid_json' });
     await call('POST', '/v1/jobs', { body: '<job/>', headers: { 'content-type': 'application/xml' }, status: 415, code: 'unsupported_media_type' });
     await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, name: 'x'.repeat(stack.config.MAX_BODY_BYTES) }, status: 413, code: 'body_too_large' });
     // Metadata keys are 1 to 64 characters, as documented.
-    await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, metadata: { ['k'.repeat(65)]: 'v' } }, status: 400, code: 'invalid_request', contractRefuses: true });
+    await call('POST', '/v1/jobs', {
+      body: { ...QUICK_JOB, metadata: { ['k'.repeat(65)]: 'v' } },
+      status: 400,
+      code: 'invalid_request',
+      contractRefuses: true,
+    });
     await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, metadata: { '': 'v' } }, status: 400, code: 'invalid_request', contractRefuses: true });
   });
 
@@ -241,7 +312,10 @@ describe('the API matches openapi.yaml', () => {
     await call('POST', '/v1/datasets', { body: '{"csv":', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' });
 
     const list = await call('GET', '/v1/datasets?limit=100', { status: 200 });
-    assert.deepEqual(list.body.data.map((d: { id: string }) => d.id), ['builtin:mnist', 'builtin:synthetic', dataset.id]);
+    assert.deepEqual(
+      list.body.data.map((d: { id: string }) => d.id),
+      ['builtin:mnist', 'builtin:synthetic', dataset.id],
+    );
     await call('GET', '/v1/datasets?limit=2&after=builtin:mnist', { status: 200 });
     await call('GET', '/v1/datasets?limit=0', { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('GET', '/v1/datasets?page=2', { status: 400, code: 'invalid_request', contractRefuses: true });
@@ -250,6 +324,7 @@ describe('the API matches openapi.yaml', () => {
     await call('GET', '/v1/datasets/ds_00000000000000000000000000', { status: 404, code: 'not_found' });
     await call('GET', `/v1/datasets/${'x'.repeat(65)}`, { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('GET', `/v1/datasets/${dataset.id}`, { status: 404, code: 'not_found', headers: bearer(stack.keys.b.key) });
+    await call('DELETE', `/v1/datasets/${dataset.id}`, { status: 403, code: 'admin_read_only', headers: bearer(stack.keys.admin.key) });
 
     // In use by a queued job: 409 naming it; free once the job is cancelled.
     const job = (await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, name: 'on the upload', dataset: { source: dataset.id } }, status: 201 })).body;
@@ -280,13 +355,17 @@ describe('the API matches openapi.yaml', () => {
     await call('POST', '/v1/models', { body: '[', headers: { 'content-type': 'application/json' }, status: 400, code: 'invalid_json' });
 
     const list = await call('GET', '/v1/models?source=uploaded&limit=10', { status: 200 });
-    assert.deepEqual(list.body.data.map((m: { id: string }) => m.id), [model.id]);
+    assert.deepEqual(
+      list.body.data.map((m: { id: string }) => m.id),
+      [model.id],
+    );
     await call('GET', `/v1/models?source_job=${jobA.id}`, { status: 200 });
     await call('GET', '/v1/models?source=trained', { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('GET', `/v1/models/${model.id}`, { status: 200 });
     await call('GET', '/v1/models/mdl_00000000000000000000000000', { status: 404, code: 'not_found' });
     await call('GET', `/v1/models/${'x'.repeat(65)}`, { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('GET', `/v1/models/${model.id}`, { status: 404, code: 'not_found', headers: bearer(stack.keys.b.key) });
+    await call('DELETE', `/v1/models/${model.id}`, { status: 403, code: 'admin_read_only', headers: bearer(stack.keys.admin.key) });
     for (const file of ['model.json', 'weights.bin']) {
       const raw = await fetch(`${stack.url}/v1/models/${model.id}/${file}`, { headers: bearer(stack.keys.a.key) });
       const bytes = Buffer.from(await raw.arrayBuffer());
@@ -299,10 +378,17 @@ describe('the API matches openapi.yaml', () => {
     await call('GET', `/v1/models/${model.id}/model.h5`, { status: 400, code: 'invalid_request', contractRefuses: true });
 
     // The teacher of a queued job: 409 naming it; free once the job is cancelled.
-    const job = (await call('POST', '/v1/jobs', {
-      body: { ...QUICK_JOB, name: 'taught by the upload', dataset: { source: 'builtin:synthetic', options: { samples: 200, classes: 2, features: 4 } }, teacher: { model_id: model.id } },
-      status: 201,
-    })).body;
+    const job = (
+      await call('POST', '/v1/jobs', {
+        body: {
+          ...QUICK_JOB,
+          name: 'taught by the upload',
+          dataset: { source: 'builtin:synthetic', options: { samples: 200, classes: 2, features: 4 } },
+          teacher: { model_id: model.id },
+        },
+        status: 201,
+      })
+    ).body;
     const inUse = await call('DELETE', `/v1/models/${model.id}`, { status: 409, code: 'model_in_use' });
     assert.deepEqual(inUse.body.jobs, [job.id]);
     await call('POST', `/v1/jobs/${job.id}/cancel`, { status: 200 });
@@ -311,6 +397,42 @@ describe('the API matches openapi.yaml', () => {
     const deleted = await call('DELETE', `/v1/models/${model.id}`, { status: 200 });
     assert.deepEqual(deleted.body, { id: model.id, object: 'model', deleted: true });
     model = (await call('POST', '/v1/models', { form: modelForm(files), status: 201 })).body;
+  });
+
+  test('models: an ONNX upload (201, format onnx), its model.onnx download; 400 naming the problem', async () => {
+    const onnx = linearClassifier(4, 3);
+    const form = (bytes: Uint8Array, fields: Record<string, string>) => {
+      const f = new FormData();
+      for (const [name, value] of Object.entries(fields)) f.append(name, value);
+      f.append('model.onnx', new Blob([new Uint8Array(bytes)]), 'classifier.onnx');
+      return f;
+    };
+    const created = await call('POST', '/v1/models', {
+      form: form(onnx, { name: 'onnx', layout: 'nhwc', scale: '255', mean: '0.5', std: '0.25', output: 'probabilities' }),
+      status: 201,
+    });
+    assert.equal(created.body.format, 'onnx');
+    assert.deepEqual(created.body.onnx, {
+      layout: 'nhwc',
+      scale: 255,
+      mean: [0.5],
+      std: [0.25],
+      output: 'probabilities',
+      input_name: 'x',
+      output_name: 'scores',
+      model_input_shape: [4],
+      opset: 13,
+    });
+    await call('GET', `/v1/models/${created.body.id}`, { status: 200 });
+    const raw = await fetch(`${stack.url}/v1/models/${created.body.id}/model.onnx`, { headers: bearer(stack.keys.a.key) });
+    const bytes = Buffer.from(await raw.arrayBuffer());
+    contract.checkResponse('GET', `/v1/models/${created.body.id}/model.onnx`, { status: raw.status, headers: raw.headers, body: bytes });
+    assert.deepEqual(bytes, Buffer.from(onnx));
+    const opset = await call('POST', '/v1/models', { form: form(linearClassifier(4, 3, { opset: 99 }), {}), status: 400, code: 'invalid_model' });
+    assert.equal(opset.body.reason, 'unsupported_opset');
+    const layout = await call('POST', '/v1/models', { form: form(onnx, { layout: 'sideways' }), status: 400, code: 'invalid_upload' });
+    assert.equal(layout.body.reason, 'invalid_layout');
+    await call('DELETE', `/v1/models/${created.body.id}`, { status: 200 });
   });
 
   test('POST /v1/ws-tickets: 201 with a ticket; 400, 413, 415', async () => {
@@ -325,7 +447,8 @@ describe('the API matches openapi.yaml', () => {
   /** One request per documented /v1 operation, on tenant a's resources, valid in every other respect. */
   const everyOperation = (): Array<{ method: string; url: string; body?: unknown; form?: () => FormData }> => {
     const files = { json: '{}', weights: Buffer.alloc(0) };
-    return contract.operations()
+    return contract
+      .operations()
       .filter(({ path }) => path.startsWith('/v1/'))
       .map(({ method, path }) => {
         const url = path
@@ -375,7 +498,12 @@ describe('the API matches openapi.yaml', () => {
     await withServer({ RATE_LIMIT_PER_MINUTE: 1 }, async (limited) => {
       await request(limited.url, 'GET', '/v1/jobs', undefined, bearer(stack.keys.a.key));
       for (const op of everyOperation()) {
-        const answer = await call(op.method, op.url, { body: op.body, form: op.form?.(), headers: bearer(stack.keys.a.key), status: 429, code: 'rate_limited' }, limited.url);
+        const answer = await call(
+          op.method,
+          op.url,
+          { body: op.body, form: op.form?.(), headers: bearer(stack.keys.a.key), status: 429, code: 'rate_limited' },
+          limited.url,
+        );
         assert.equal(answer.headers.get('retry-after'), String(answer.body.retry_after));
       }
       const wsUrl = limited.url.replace(/^http/, 'ws');
@@ -406,9 +534,14 @@ describe('the API matches openapi.yaml', () => {
     // No worker yet: every job stays queued.
     jobB = (await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, name: 'to cancel' }, status: 201 })).body;
     // Queued behind A (high priority): C fails in the engine (one training sample is one class), D is cancelled while it runs.
-    jobC = (await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, name: 'fails', dataset: { ...QUICK_JOB.dataset, limit: { train: 1 } } }, status: 201 })).body;
-    jobD = (await call('POST', '/v1/jobs', { body: { ...longerJob(), name: 'cancelled while running', max_runtime_seconds: 600, priority: 'low' }, status: 201 })).body;
+    jobC = (await call('POST', '/v1/jobs', { body: { ...QUICK_JOB, name: 'fails', dataset: { ...QUICK_JOB.dataset, limit: { train: 1 } } }, status: 201 }))
+      .body;
+    jobD = (
+      await call('POST', '/v1/jobs', { body: { ...cancellableJob(), name: 'cancelled while running', max_runtime_seconds: 600, priority: 'low' }, status: 201 })
+    ).body;
 
+    // An admin key reads every tenant but writes only in its own.
+    await call('POST', `/v1/jobs/${jobB.id}/cancel`, { status: 403, code: 'admin_read_only', headers: bearer(stack.keys.admin.key) });
     const cancelled = await call('POST', `/v1/jobs/${jobB.id}/cancel`, { status: 200 });
     assert.equal(cancelled.body.status, 'cancelled');
     assert.ok(cancelled.body.finished_at);
@@ -419,8 +552,17 @@ describe('the API matches openapi.yaml', () => {
     await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', { status: 404, code: 'not_found' });
     await call('POST', `/v1/jobs/${'x'.repeat(65)}/cancel`, { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', { body: '', status: 400, code: 'invalid_json' });
-    await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', { body: 'now', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' });
-    await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', { body: { pad: 'x'.repeat(stack.config.MAX_BODY_BYTES) }, status: 413, code: 'body_too_large' });
+    await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', {
+      body: 'now',
+      headers: { 'content-type': 'text/plain' },
+      status: 415,
+      code: 'unsupported_media_type',
+    });
+    await call('POST', '/v1/jobs/job_00000000000000000000000000/cancel', {
+      body: { pad: 'x'.repeat(stack.config.MAX_BODY_BYTES) },
+      status: 413,
+      code: 'body_too_large',
+    });
     // Now the worker: A (high priority), then C, then D.
     await stack.startWorker();
   });
@@ -433,15 +575,25 @@ describe('the API matches openapi.yaml', () => {
     assert.ok(documentedCloseCodes('/v1/jobs/{id}/events').includes(String(closed.code)));
     for (const message of socket.messages) contract.assertValid('EventObject', message, `event ${JSON.stringify(message).slice(0, 80)}`);
     const events = socket.messages as Array<{ seq: number; type: string; data: Record<string, unknown> }>;
-    assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1));
-    for (const type of ['status', 'phase', 'metrics', 'epoch', 'checkpoint', 'log']) assert.ok(events.some((e) => e.type === type), `a ${type} event was seen`);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    for (const type of ['status', 'phase', 'metrics', 'epoch', 'checkpoint', 'log'])
+      assert.ok(
+        events.some((e) => e.type === type),
+        `a ${type} event was seen`,
+      );
     assert.deepEqual(events.at(-1)!.data, { status: 'succeeded', attempt: 1 });
 
     const all = await call('GET', `/v1/jobs/${jobA.id}/events?after=0&limit=1000`, { status: 200 });
     assert.deepEqual(all.body.data, events, 'REST lists exactly what the socket sent');
     assert.equal(all.body.has_more, false);
     const page = await call('GET', `/v1/jobs/${jobA.id}/events?after=2&limit=3`, { status: 200 });
-    assert.deepEqual(page.body.data.map((e: { seq: number }) => e.seq), [3, 4, 5]);
+    assert.deepEqual(
+      page.body.data.map((e: { seq: number }) => e.seq),
+      [3, 4, 5],
+    );
     assert.equal(page.body.has_more, true);
     await call('GET', `/v1/jobs/${jobA.id}/events?after=-1`, { status: 400, code: 'invalid_request', contractRefuses: true });
     await call('GET', `/v1/jobs/${jobA.id}/events?limit=1001`, { status: 400, code: 'invalid_request', contractRefuses: true });
@@ -453,13 +605,16 @@ describe('the API matches openapi.yaml', () => {
     assert.equal(gone.code, 4404);
     assert.ok(documentedCloseCodes('/v1/jobs/{id}/events').includes('4404'));
     const foreign = await openSocket(`${stack.wsUrl}/v1/jobs/${jobA.id}/events`, bearer(stack.keys.b.key));
-    assert.equal((await foreign.closed).code, 4404, 'another tenant\'s job is one that does not exist');
+    assert.equal((await foreign.closed).code, 4404, "another tenant's job is one that does not exist");
     // A query that fails validation refuses the upgrade with the documented 400; no key, 401; a foreign page, 403.
     const url = `/v1/jobs/${jobA.id}/events?after=-1`;
     const refused = await refusedUpgrade(`${stack.wsUrl}${url}`, bearer(stack.keys.a.key));
     assert.equal(refused.status, 400);
     contract.checkResponse('GET', url, refused);
-    for (const [headers, status, code] of [[{}, 401, 'unauthorized'], [{ ...bearer(stack.keys.a.key), origin: 'https://elsewhere.example' }, 403, 'origin_not_allowed']] as const) {
+    for (const [headers, status, code] of [
+      [{}, 401, 'unauthorized'],
+      [{ ...bearer(stack.keys.a.key), origin: 'https://elsewhere.example' }, 403, 'origin_not_allowed'],
+    ] as const) {
       const path = `/v1/jobs/${jobA.id}/events?after=0`;
       const answer = await refusedUpgrade(`${stack.wsUrl}${path}`, headers);
       assert.equal(answer.status, status);
@@ -473,7 +628,15 @@ describe('the API matches openapi.yaml', () => {
     const files = list.body.data as Array<{ kind: string; file: string; bytes: number; sha256: string; url: string }>;
     assert.deepEqual(
       files.map((a) => `${a.kind}/${a.file}`),
-      ['baseline/model.json', 'baseline/weights.bin', 'report/report.json', 'student/model.json', 'student/weights.bin', 'teacher/model.json', 'teacher/weights.bin'],
+      [
+        'baseline/model.json',
+        'baseline/weights.bin',
+        'report/report.json',
+        'student/model.json',
+        'student/weights.bin',
+        'teacher/model.json',
+        'teacher/weights.bin',
+      ],
     );
     for (const artifact of files) {
       assert.equal(artifact.url, `/v1/jobs/${jobA.id}/artifacts/${artifact.kind}/${artifact.file}`);
@@ -493,6 +656,11 @@ describe('the API matches openapi.yaml', () => {
     const job = await call('GET', `/v1/jobs/${jobA.id}`, { status: 200 });
     assert.equal(job.body.status, 'succeeded');
     assert.ok(job.body.result.baseline, 'the report has the baseline');
+    // Declared response schemas leave answers whole: the job as stored, the report as report.json has it.
+    const row = await stack.db.job.findFirstOrThrow({ where: { id: jobA.id } });
+    assert.deepEqual(job.body, JSON.parse(JSON.stringify(toJobObject(row))), 'GET /v1/jobs/{id} sends every field of the job object');
+    const report = await request(stack.url, 'GET', `/v1/jobs/${jobA.id}/artifacts/report/report.json`, undefined, bearer(stack.keys.a.key));
+    assert.deepEqual(job.body.result, report.body, "the job's result is the whole report");
 
     const empty = await call('GET', `/v1/jobs/${jobB.id}/artifacts`, { status: 200 });
     assert.deepEqual(empty.body.data, []);
@@ -504,7 +672,71 @@ describe('the API matches openapi.yaml', () => {
     await call('GET', `/v1/jobs/${'x'.repeat(65)}/artifacts`, { status: 400, code: 'invalid_request', contractRefuses: true });
   });
 
-  test('GET /v1/events: the multi-job WebSocket\'s replies and events; a failed job and a job cancelled while running', async () => {
+  test('exports after the fact: POST /v1/jobs/{id}/exports (200, 400, 403, 404, 409, 413, 415) and GET /v1/models/{id}/model.onnx (200, 400, 404)', async () => {
+    const url = `/v1/jobs/${jobA.id}/exports`;
+    await call('POST', url, { body: { formats: ['tflite'] }, status: 400, code: 'invalid_request', contractRefuses: true });
+    await call('POST', url, { body: { quantize: ['int4'] }, status: 400, code: 'invalid_request', contractRefuses: true });
+    await call('POST', url, { body: { formats: ['onnx'] }, status: 403, code: 'admin_read_only', headers: bearer(stack.keys.admin.key) });
+    await call('POST', url, { body: { formats: ['onnx'] }, status: 404, code: 'not_found', headers: bearer(stack.keys.b.key) });
+    await call('POST', `/v1/jobs/${jobB.id}/exports`, { body: { formats: ['onnx'] }, status: 409, code: 'job_not_succeeded' });
+    await call('POST', url, { body: 'onnx', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type' });
+    await call('POST', url, { body: { pad: 'x'.repeat(stack.config.MAX_BODY_BYTES) }, status: 413, code: 'body_too_large' });
+    const exported = await call('POST', url, { body: { formats: ['tfjs', 'onnx'], quantize: ['uint8'] }, status: 200 });
+    const names = (exported.body.data as Array<{ kind: string; file: string }>).map((a) => `${a.kind}/${a.file}`);
+    for (const name of [
+      'student/model.onnx',
+      'teacher/model.onnx',
+      'baseline/model.onnx',
+      'student-uint8/model.json',
+      'student-uint8/weights.bin',
+      'student-uint8/model.onnx',
+    ])
+      assert.ok(names.includes(name), name);
+    // The report gains the rows its own run would have written: scored on the job's test split.
+    const job = (await call('GET', `/v1/jobs/${jobA.id}`, { status: 200 })).body;
+    const rows = (job.result.exports.variants as Array<{ artifact: string; runtime: string; test_accuracy: number }>).map((v) => `${v.artifact} ${v.runtime}`);
+    assert.deepEqual(rows.sort(), ['student onnxruntime', 'student tfjs', 'student-uint8 onnxruntime', 'student-uint8 tfjs']);
+    const float = job.result.exports.variants.find((v: { artifact: string; runtime: string }) => v.artifact === 'student' && v.runtime === 'tfjs');
+    assert.equal(float.test_accuracy, job.result.student.test_accuracy, "the float student's row scores what the job's report says");
+    assert.deepEqual(job.result.exports.onnx_checks.map((c: { kind: string }) => c.kind).sort(), ['baseline', 'student', 'teacher']);
+    const reportFile = await fetch(`${stack.url}/v1/jobs/${jobA.id}/artifacts/report/report.json`, { headers: bearer(stack.keys.a.key) });
+    assert.deepEqual(await reportFile.json(), job.result, 'report.json says the same');
+    const again = await call('POST', url, { body: { formats: ['onnx'] }, status: 200 });
+    // The report is written again (the rows it measured again); every other file stays as it was.
+    const models = (list: Array<{ kind: string }>) => list.filter((a) => a.kind !== 'report');
+    assert.deepEqual(models(again.body.data), models(exported.body.data), 'asking again keeps the files');
+    for (const file of ['student/model.onnx', 'student-uint8/model.json']) {
+      const raw = await fetch(`${stack.url}/v1/jobs/${jobA.id}/artifacts/${file}`, { headers: bearer(stack.keys.a.key) });
+      const bytes = Buffer.from(await raw.arrayBuffer());
+      const body = file.endsWith('.json') ? JSON.parse(bytes.toString('utf8')) : bytes;
+      contract.checkResponse('GET', `/v1/jobs/${jobA.id}/artifacts/${file}`, { status: raw.status, headers: raw.headers, body });
+      assert.equal(raw.status, 200);
+    }
+
+    const student = (await call('GET', `/v1/models?source_job=${jobA.id}`, { status: 200 })).body.data.find((m: { role: string }) => m.role === 'student');
+    assert.ok(student, 'the job registered its student');
+    for (const query of ['', '?quantize=uint8']) {
+      const raw = await fetch(`${stack.url}/v1/models/${student.id}/model.onnx${query}`, { headers: bearer(stack.keys.a.key) });
+      const bytes = Buffer.from(await raw.arrayBuffer());
+      contract.checkResponse('GET', `/v1/models/${student.id}/model.onnx${query}`, { status: raw.status, headers: raw.headers, body: bytes });
+      assert.equal(raw.status, 200);
+      assert.ok(bytes.length > 100);
+    }
+    // At its storage quota a tenant exports nothing more (test/api/limits.test.ts counts what exports store).
+    await withServer({ MAX_STORED_BYTES_PER_TENANT: 1 }, async (full) => {
+      await call('POST', url, { body: { formats: ['onnx'], quantize: ['float16'] }, status: 429, code: 'quota_storage' }, full.url);
+      await call('GET', `/v1/models/${student.id}/model.onnx?quantize=float16`, { status: 429, code: 'quota_storage' }, full.url);
+    });
+    await call('GET', `/v1/models/${student.id}/model.onnx?quantize=int4`, { status: 400, code: 'invalid_request', contractRefuses: true });
+    await call('GET', '/v1/models/mdl_00000000000000000000000000/model.onnx', { status: 404, code: 'not_found' });
+    // An uploaded model with a layer the exporter does not know: refused, naming the layer.
+    const leaky = await call('POST', '/v1/models', { form: modelForm(await tinyModel({ leakyRelu: true })), status: 201 });
+    const refused = await call('GET', `/v1/models/${leaky.body.id}/model.onnx`, { status: 400, code: 'invalid_request', contractRefuses: false });
+    assert.match(refused.body.errors[0].message, /layer leaky \(LeakyReLU\) cannot be exported/);
+    await call('DELETE', `/v1/models/${leaky.body.id}`, { status: 200 });
+  });
+
+  test("GET /v1/events: the multi-job WebSocket's replies and events; a failed job and a job cancelled while running", async () => {
     // With a ticket, as a browser does (the key in a header is covered by the other socket tests).
     const ticket = (await call('POST', '/v1/ws-tickets', { status: 201 })).body.ticket as string;
     const ticketUrl = `/v1/events?ticket=${ticket}`;
@@ -533,7 +765,7 @@ describe('the API matches openapi.yaml', () => {
     const ofB = (await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, name: 'of b' }, bearer(stack.keys.b.key))).body;
     await request(stack.url, 'POST', `/v1/jobs/${ofB.id}/cancel`, undefined, bearer(stack.keys.b.key));
     send({ type: 'subscribe', job_id: ofB.id }, 'SubscribeMessage');
-    assert.equal((await reply((m) => m.type === 'error' && m.job_id === ofB.id)).code, 'not_found', 'another tenant\'s job is one that does not exist');
+    assert.equal((await reply((m) => m.type === 'error' && m.job_id === ofB.id)).code, 'not_found', "another tenant's job is one that does not exist");
 
     // A finished job: every stored event after `after`, then nothing more.
     const total = (await request(stack.url, 'GET', `/v1/jobs/${jobA.id}`)).body.last_event_seq as number;
@@ -541,7 +773,10 @@ describe('the API matches openapi.yaml', () => {
     assert.equal((await reply((m) => m.type === 'subscribed' && m.job_id === jobA.id)).after, 3);
     await reply((m) => m.object === 'event' && m.job_id === jobA.id && m.seq === total);
     const ofA = socket.messages.filter((m: any) => m.object === 'event' && m.job_id === jobA.id).map((m: any) => m.seq);
-    assert.deepEqual(ofA, Array.from({ length: total - 3 }, (_, i) => i + 4));
+    assert.deepEqual(
+      ofA,
+      Array.from({ length: total - 3 }, (_, i) => i + 4),
+    );
     send({ type: 'unsubscribe', job_id: jobA.id }, 'UnsubscribeMessage');
     await reply((m) => m.type === 'unsubscribed' && m.job_id === jobA.id);
 
@@ -564,11 +799,28 @@ describe('the API matches openapi.yaml', () => {
     send({ type: 'unsubscribe', job_id: jobD.id }, 'UnsubscribeMessage');
     await reply((m) => m.type === 'unsubscribed' && m.job_id === jobD.id);
 
-    for (const message of socket.messages) contract.assertValid('EventsSocketServerMessage', message, `a /v1/events message ${JSON.stringify(message).slice(0, 100)}`);
-    const seen = new Set(socket.messages.map((m: any) => m.type === 'error' ? `error:${m.code}` : m.object === 'event' ? 'event' : m.type));
-    for (const kind of ['event', 'subscribed', 'unsubscribed', 'error:invalid_json', 'error:invalid_message', 'error:not_found']) assert.ok(seen.has(kind), `${kind} seen`);
+    for (const message of socket.messages)
+      contract.assertValid('EventsSocketServerMessage', message, `a /v1/events message ${JSON.stringify(message).slice(0, 100)}`);
+    const seen = new Set(socket.messages.map((m: any) => (m.type === 'error' ? `error:${m.code}` : m.object === 'event' ? 'event' : m.type)));
+    for (const kind of ['event', 'subscribed', 'unsubscribed', 'error:invalid_json', 'error:invalid_message', 'error:not_found'])
+      assert.ok(seen.has(kind), `${kind} seen`);
     socket.socket.close(1000);
     await socket.closed;
+  });
+
+  test('DELETE /v1/jobs/{id}: a finished job goes (cancelled, failed); 400, 403, 404, 409 job_active', async () => {
+    const active = (await call('POST', '/v1/jobs', { body: { ...cancellableJob(), name: 'still active' }, status: 201 })).body;
+    await call('DELETE', `/v1/jobs/${active.id}`, { status: 409, code: 'job_active' });
+    await call('POST', `/v1/jobs/${active.id}/cancel`, { status: 200 });
+    await call('DELETE', `/v1/jobs/${jobB.id}`, { status: 403, code: 'admin_read_only', headers: bearer(stack.keys.admin.key) });
+    await call('DELETE', `/v1/jobs/${jobB.id}`, { status: 404, code: 'not_found', headers: bearer(stack.keys.b.key) });
+    for (const job of [jobB, jobC]) {
+      const deleted = await call('DELETE', `/v1/jobs/${job.id}`, { status: 200 });
+      assert.deepEqual(deleted.body, { id: job.id, object: 'job', deleted: true, deleted_models: [], kept_models: [] });
+      await call('GET', `/v1/jobs/${job.id}`, { status: 404, code: 'not_found' });
+    }
+    await call('DELETE', '/v1/jobs/job_00000000000000000000000000', { status: 404, code: 'not_found', contractRefuses: false });
+    await call('DELETE', `/v1/jobs/${'x'.repeat(65)}`, { status: 400, code: 'invalid_request', contractRefuses: true });
   });
 
   test('health, metrics, unknown routes (route_not_found) and a plain GET on the socket-only route (426)', async () => {
@@ -576,7 +828,11 @@ describe('the API matches openapi.yaml', () => {
     await call('GET', '/readyz', { status: 200, headers: NO_KEY });
     const metrics = await call('GET', '/metrics', { status: 200, headers: NO_KEY });
     assert.match(metrics.body, /^# (HELP|TYPE) /m);
-    for (const [method, url] of [['GET', '/v1/nothing'], ['DELETE', `/v1/jobs/${jobA.id}`], ['PUT', '/v1/jobs']] as const) {
+    for (const [method, url] of [
+      ['GET', '/v1/nothing'],
+      ['PATCH', `/v1/jobs/${jobA.id}`],
+      ['PUT', '/v1/jobs'],
+    ] as const) {
       const answer = await request(stack.url, method, url, method === 'PUT' ? {} : undefined);
       assert.equal(answer.status, 404);
       assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/);
@@ -626,22 +882,6 @@ describe('the API matches openapi.yaml', () => {
     }
   });
 });
-
-/** `METHOD /path/:param` of every route in Fastify's printRoutes tree (commonPrefix: false). */
-function registeredRoutes(tree: string): Array<{ method: string; path: string }> {
-  const routes: Array<{ method: string; path: string }> = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const found = /^([│ ]*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!found) continue;
-    const depth = found[1]!.length / 4;
-    stack.length = depth;
-    const path = (stack[depth - 1] ?? '') + found[2]!;
-    stack[depth] = path;
-    for (const method of found[3]?.split(',').map((m) => m.trim()) ?? []) routes.push({ method, path });
-  }
-  return routes;
-}
 
 function documentedCloseCodes(path: string): string[] {
   return Object.keys(contract.operation('get', path)['x-websocket']?.closeCodes ?? {});
@@ -696,13 +936,16 @@ function openSocket(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
-
 /** A multipart POST (an upload) with the given headers; the default key of `base` unless they set `authorization`. */
 async function postForm(base: string, path: string, form: FormData, headers: Record<string, string> = {}): Promise<Response> {
   const sent = 'authorization' in headers ? Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== '')) : { ...headers, ...bearer(defaultKey) };
   const response = await fetch(`${base}${path}`, { method: 'POST', body: form, headers: sent });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (response.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (response.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text,
+  };
 }
 let defaultKey = '';
 
@@ -727,4 +970,3 @@ function modelForm(files: { json: string; weights: Buffer }, parts: Array<'json'
   if (parts.includes('weights')) form.append('weights', new Blob([new Uint8Array(files.weights)]), 'weights.bin');
   return form;
 }
-

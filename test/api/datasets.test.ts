@@ -40,7 +40,9 @@ function speciesCsv(samples = 400): string {
   const names = ['heron', 'crane', 'stork', 'egret'];
   const ds = generateSynthetic({ samples, classes: 4, features: 16, seed: 3 });
   const header = [...Array.from({ length: 16 }, (_, j) => `f${j}`), 'species'].join(',');
-  const rows = Array.from({ length: samples }, (_, i) => [...Array.from(ds.train.x.subarray(i * 16, (i + 1) * 16), (v) => v.toFixed(4)), names[ds.train.y[i]!]].join(','));
+  const rows = Array.from({ length: samples }, (_, i) =>
+    [...Array.from(ds.train.x.subarray(i * 16, (i + 1) * 16), (v) => v.toFixed(4)), names[ds.train.y[i]!]].join(','),
+  );
   return `${header}\n${rows.join('\n')}\n`;
 }
 
@@ -76,7 +78,7 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
   before(async () => {
     // No worker at first: jobs stay queued, so deleting what they use is refused deterministically.
     // This process also builds the IDX files from 10,000 digits: no load shedding on event-loop lag.
-    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) } });
   });
   after(() => stack.stop());
 
@@ -86,7 +88,12 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     const response = await postForm(
       stack,
       '/v1/datasets',
-      { train_images: [gzipSync(train.images), 'train-images-idx3-ubyte.gz'], train_labels: gzipSync(train.labels), test_images: gzipSync(testSet.images), test_labels: gzipSync(testSet.labels) },
+      {
+        train_images: [gzipSync(train.images), 'train-images-idx3-ubyte.gz'],
+        train_labels: gzipSync(train.labels),
+        test_images: gzipSync(testSet.images),
+        test_labels: gzipSync(testSet.labels),
+      },
       { name: 'digits (gzipped)' },
     );
     assert.equal(response.status, 201, JSON.stringify(response.body));
@@ -144,20 +151,76 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     const countMismatch = digits(99, 11).labels;
     const cases: Array<[string, FormFiles, Record<string, string>, number, string, RegExp]> = [
       ['bad magic number', { train_images: badMagic, train_labels: good.labels }, {}, 400, 'idx_bad_magic', /train images: magic number 0x12345678 is not IDX/],
-      ['truncated images', { train_images: good.images.subarray(0, 5000), train_labels: good.labels }, {}, 400, 'idx_truncated', /train images: dimensions \[100,28,28\] need 78416 bytes, file has 5000/],
-      ['truncated gzip stream', { train_images: gzipSync(good.images).subarray(0, 300), train_labels: good.labels }, {}, 400, 'idx_truncated', /train images: gzip stream is truncated/],
-      ['image and label counts differ', { train_images: good.images, train_labels: countMismatch }, {}, 400, 'count_mismatch', /train images holds 100 images but train labels holds 99 labels/],
-      ['a test pair given by half', { train_images: good.images, train_labels: good.labels, test_images: good.images }, {}, 400, 'invalid_upload', /test_images and test_labels together/],
+      [
+        'truncated images',
+        { train_images: good.images.subarray(0, 5000), train_labels: good.labels },
+        {},
+        400,
+        'idx_truncated',
+        /train images: dimensions \[100,28,28\] need 78416 bytes, file has 5000/,
+      ],
+      [
+        'truncated gzip stream',
+        { train_images: gzipSync(good.images).subarray(0, 300), train_labels: good.labels },
+        {},
+        400,
+        'idx_truncated',
+        /train images: gzip stream is truncated/,
+      ],
+      [
+        'image and label counts differ',
+        { train_images: good.images, train_labels: countMismatch },
+        {},
+        400,
+        'count_mismatch',
+        /train images holds 100 images but train labels holds 99 labels/,
+      ],
+      [
+        'a test pair given by half',
+        { train_images: good.images, train_labels: good.labels, test_images: good.images },
+        {},
+        400,
+        'invalid_upload',
+        /test_images and test_labels together/,
+      ],
       ['no labels', { train_images: good.images }, {}, 400, 'invalid_upload', /needs train_labels/],
-      ['an unknown file field', { train_images: good.images, train_labels: good.labels, extra: good.labels }, {}, 400, 'invalid_upload', /"extra" is not part of a idx dataset/],
+      [
+        'an unknown file field',
+        { train_images: good.images, train_labels: good.labels, extra: good.labels },
+        {},
+        400,
+        'invalid_upload',
+        /"extra" is not part of a idx dataset/,
+      ],
       ['CSV with a non-numeric feature', { csv: 'a,b,label\n1,2,x\n3,oops,y\n' }, {}, 400, 'csv_non_numeric', /line 3, column "b": "oops" is not a number/],
       ['CSV without the named label column', { csv: speciesCsv(20) }, { label_column: 'genus' }, 400, 'csv_bad_header', /no column named "genus"/],
       ['CSV with a ragged row', { csv: 'a,label\n1,x\n2\n' }, {}, 400, 'csv_ragged_row', /line 3: 1 cells, header has 2/],
       ['CSV with a NUL in a label', { csv: 'a,label\n1,x\n2,y\u0000\n' }, {}, 400, 'csv_bad_label', /line 3, column "label": the label holds a NUL character/],
-      ['a NUL in the name field', { csv: speciesCsv(20) }, { label_column: 'species', name: 'a\u0000b' }, 400, 'invalid_upload', /field "name" must not contain the NUL character/],
+      [
+        'a NUL in the name field',
+        { csv: speciesCsv(20) },
+        { label_column: 'species', name: 'a\u0000b' },
+        400,
+        'invalid_upload',
+        /field "name" must not contain the NUL character/,
+      ],
       ['CSV of one class', { csv: 'a,label\n1,x\n2,x\n' }, {}, 400, 'one_class', /only class "x"/],
-      ['an oversized upload', { csv: Buffer.alloc(MAX_UPLOAD_BYTES + 1000, 0x31) }, {}, 413, 'upload_too_large', new RegExp(`limit of ${MAX_UPLOAD_BYTES} bytes \\(MAX_UPLOAD_BYTES\\)`)],
-      ['a gzip bomb', { train_images: gzipSync(idx([5000, 28, 28], new Uint8Array(5000 * 784))), train_labels: good.labels }, {}, 413, 'upload_too_large', /train images unpacked is larger than/],
+      [
+        'an oversized upload',
+        { csv: Buffer.alloc(MAX_UPLOAD_BYTES + 1000, 0x31) },
+        {},
+        413,
+        'upload_too_large',
+        new RegExp(`limit of ${MAX_UPLOAD_BYTES} bytes \\(MAX_UPLOAD_BYTES\\)`),
+      ],
+      [
+        'a gzip bomb',
+        { train_images: gzipSync(idx([5000, 28, 28], new Uint8Array(5000 * 784))), train_labels: good.labels },
+        {},
+        413,
+        'upload_too_large',
+        /train images unpacked is larger than/,
+      ],
     ];
     for (const [name, files, fields, status, reason, detail] of cases) {
       test(name, async () => {
@@ -180,15 +243,21 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
       assert.deepEqual(await storedFolders(), rows, 'one folder per dataset row, no orphans');
       for (const id of rows) {
         const files = await readdir(join(stack.config.ARTIFACT_DIR, 'datasets', id));
-        assert.ok(files.every((f) => !f.endsWith('.tmp')), `no temporary files in ${id}: ${files}`);
+        assert.ok(
+          files.every((f) => !f.endsWith('.tmp')),
+          `no temporary files in ${id}: ${files}`,
+        );
       }
     });
   });
 
-  test('the list starts with the built-in datasets and pages through the tenant\'s uploads', async () => {
+  test("the list starts with the built-in datasets and pages through the tenant's uploads", async () => {
     const all = (await request(stack.url, 'GET', '/v1/datasets?limit=100')).body;
     assert.equal(all.object, 'list');
-    assert.deepEqual(all.data.map((d: { id: string }) => d.id), ['builtin:mnist', 'builtin:synthetic', ids.csv, ids.plain, ids.gz]);
+    assert.deepEqual(
+      all.data.map((d: { id: string }) => d.id),
+      ['builtin:mnist', 'builtin:synthetic', ids.csv, ids.plain, ids.gz],
+    );
     assert.equal(all.data[0].status, 'ready');
     assert.deepEqual(all.data[0].input_shape, [28, 28, 1]);
     const seen: string[] = [];
@@ -199,12 +268,18 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
       if (!page.has_more) break;
       after = page.data.at(-1).id;
     }
-    assert.deepEqual(seen, all.data.map((d: { id: string }) => d.id));
+    assert.deepEqual(
+      seen,
+      all.data.map((d: { id: string }) => d.id),
+    );
     const admin = (await request(stack.url, 'GET', '/v1/datasets?limit=100', undefined, { authorization: `Bearer ${stack.keys.admin.key}` })).body;
-    assert.ok(admin.data.some((d: { id: string }) => d.id === ids.otherTenant), 'an admin key sees every tenant\'s');
+    assert.ok(
+      admin.data.some((d: { id: string }) => d.id === ids.otherTenant),
+      "an admin key sees every tenant's",
+    );
   });
 
-  test('get by id; another tenant\'s, unknown and malformed ids are 404', async () => {
+  test("get by id; another tenant's, unknown and malformed ids are 404", async () => {
     const got = await request(stack.url, 'GET', `/v1/datasets/${ids.csv}`);
     assert.equal(got.status, 200);
     assert.equal(got.body.name, 'birds');
@@ -222,10 +297,20 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
 
   test('a job naming a dataset that does not fit, or does not exist, is refused naming both shapes', async () => {
     const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
-      ['student input shape', { ...quickJobOn(ids.gz!), student: { model: { preset: 'linear', input_shape: [10] } } }, '/student/model/input_shape', /dataset samples of shape \[28,28,1\] cannot be resized to \[10\]/],
-      ['student outputs', { ...quickJobOn(ids.csv!), student: { model: { layers: [{ type: 'dense', units: 10 }] } } }, '/student/model/layers/0/units', /outputs 10 values but the dataset has 4 classes/],
+      [
+        'student input shape',
+        { ...quickJobOn(ids.gz!), student: { model: { preset: 'linear', input_shape: [10] } } },
+        '/student/model/input_shape',
+        /dataset samples of shape \[28,28,1\] cannot be resized to \[10\]/,
+      ],
+      [
+        'student outputs',
+        { ...quickJobOn(ids.csv!), student: { model: { layers: [{ type: 'dense', units: 10 }] } } },
+        '/student/model/layers/0/units',
+        /outputs 10 values but the dataset has 4 classes/,
+      ],
       ['unknown dataset', quickJobOn('ds_00000000000000000000000000'), '/dataset/source', /dataset ds_0{26} does not exist/],
-      ['another tenant\'s dataset', quickJobOn(ids.otherTenant!), '/dataset/source', /does not exist/],
+      ["another tenant's dataset", quickJobOn(ids.otherTenant!), '/dataset/source', /does not exist/],
       ['not an id', quickJobOn('../../etc/passwd'), '/dataset/source', /neither builtin:mnist, builtin:synthetic nor a dataset id/],
     ];
     for (const [name, body, field, message] of cases) {
@@ -237,8 +322,8 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     assert.equal(await stack.db.job.count(), 0);
   });
 
+  const jobs: Record<string, string> = {};
   test('jobs on the IDX (gzipped and plain) and CSV uploads succeed; a dataset in use cannot be deleted until they end', async () => {
-    const jobs: Record<string, string> = {};
     for (const which of ['gz', 'plain', 'csv']) {
       const created = await request(stack.url, 'POST', '/v1/jobs', quickJobOn(ids[which]!));
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -252,12 +337,20 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
 
     await stack.startWorker();
     for (const [which, id] of Object.entries(jobs)) {
-      const job = await waitFor(`job on ${which} to end`, async () => {
-        const { body } = await request(stack.url, 'GET', `/v1/jobs/${id}`);
-        return ['succeeded', 'failed', 'cancelled'].includes(body.status) && body;
-      }, 180_000, 500);
+      const job = await waitFor(
+        `job on ${which} to end`,
+        async () => {
+          const { body } = await request(stack.url, 'GET', `/v1/jobs/${id}`);
+          return ['succeeded', 'failed', 'cancelled'].includes(body.status) && body;
+        },
+        180_000,
+        500,
+      );
       assert.equal(job.status, 'succeeded', `job on ${which}: ${JSON.stringify(job.error)}`);
-      assert.ok(job.result.student.test_accuracy > (which === 'csv' ? 0.4 : 0.3), `${which}: student accuracy ${job.result.student.test_accuracy} above chance`);
+      assert.ok(
+        job.result.student.test_accuracy > (which === 'csv' ? 0.4 : 0.3),
+        `${which}: student accuracy ${job.result.student.test_accuracy} above chance`,
+      );
     }
 
     const deleted = await request(stack.url, 'DELETE', `/v1/datasets/${ids.gz}`);
@@ -270,7 +363,26 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     assert.equal((await request(stack.url, 'GET', `/v1/jobs/${jobs.gz}/artifacts`)).body.data.length > 0, true);
   });
 
-  test('a delete racing a submission: the submission waits for the delete\'s row lock, then answers 409 reference_deleted', async () => {
+  test("exports after the fact score a job's variants on its upload's test split; with the upload deleted, the files are still made", async () => {
+    const exported = await request(stack.url, 'POST', `/v1/jobs/${jobs.csv}/exports`, { quantize: ['float16'] });
+    assert.equal(exported.status, 200, JSON.stringify(exported.body));
+    const csvJob = (await request(stack.url, 'GET', `/v1/jobs/${jobs.csv}`)).body;
+    const rows = csvJob.result.exports.variants as Array<{ artifact: string; runtime: string; test_accuracy: number; agreement_with_float: number }>;
+    assert.deepEqual(rows.map((v) => `${v.artifact} ${v.runtime}`).sort(), ['student tfjs', 'student-float16 tfjs']);
+    assert.equal(rows.find((v) => v.artifact === 'student')!.test_accuracy, csvJob.result.student.test_accuracy, 'the same test split as the job');
+    assert.ok(rows.find((v) => v.artifact === 'student-float16')!.agreement_with_float >= 0.95, 'float16 weights agree with the float student');
+
+    // The gzipped IDX upload was deleted above: its job's test split cannot be rebuilt.
+    const without = await request(stack.url, 'POST', `/v1/jobs/${jobs.gz}/exports`, { formats: ['onnx'], quantize: ['uint8'] });
+    assert.equal(without.status, 200, JSON.stringify(without.body));
+    const files = (without.body.data as Array<{ kind: string; file: string }>).map((a) => `${a.kind}/${a.file}`);
+    for (const file of ['student/model.onnx', 'teacher/model.onnx', 'student-uint8/model.json', 'student-uint8/model.onnx'])
+      assert.ok(files.includes(file), file);
+    const gzJob = (await request(stack.url, 'GET', `/v1/jobs/${jobs.gz}`)).body;
+    assert.equal(gzJob.result.exports, undefined, 'no rows without the test split');
+  });
+
+  test("a delete racing a submission: the submission waits for the delete's row lock, then answers 409 reference_deleted", async () => {
     const upload = await postForm(stack, '/v1/datasets', { csv: [speciesCsv(120), 'race.csv'] }, { label_column: 'species' });
     assert.equal(upload.status, 201, JSON.stringify(upload.body));
     const id = upload.body.id as string;
@@ -281,12 +393,17 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
       await deleter.query('BEGIN');
       await deleter.query('SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]);
       const submission = request(stack.url, 'POST', '/v1/jobs', quickJobOn(id));
-      await waitFor('the submission to wait for the delete\'s row lock', async () => {
-        // Inside a transaction pg_stat_activity is a snapshot: clear it to see the waiting begin.
-        await deleter.query('SELECT pg_stat_clear_snapshot()');
-        const { rows } = await deleter.query('SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
-        return rows.length > 0;
-      }, 10_000, 50);
+      await waitFor(
+        "the submission to wait for the delete's row lock",
+        async () => {
+          // Inside a transaction pg_stat_activity is a snapshot: clear it to see the waiting begin.
+          await deleter.query('SELECT pg_stat_clear_snapshot()');
+          const { rows } = await deleter.query('SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
+          return rows.length > 0;
+        },
+        10_000,
+        50,
+      );
       await deleter.query('DELETE FROM datasets WHERE id = $1', [id]);
       await deleter.query('COMMIT');
       const refused = await submission;
@@ -316,7 +433,11 @@ describe('datasets: uploads, listing, jobs on them, deletion', () => {
     await utimes(join(root, 'datasets', ids.csv!), twoHoursAgo, twoHoursAgo);
 
     await stack.startWorker();
-    const exists = (key: string) => stat(join(root, key)).then(() => true, () => false);
+    const exists = (key: string) =>
+      stat(join(root, key)).then(
+        () => true,
+        () => false,
+      );
     assert.equal(await exists(oldDataset), false, 'an hour-old dataset folder without a row is removed');
     assert.equal(await exists(oldModel), false, 'an hour-old model folder without a row is removed');
     assert.equal(await exists(youngDataset), true, 'a younger one may be an upload still being checked');

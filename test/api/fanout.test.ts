@@ -24,10 +24,7 @@ describe('live events across several API processes', () => {
 
   test('a job submitted through one API streams live to sockets on both, identically', async () => {
     const created = await request(stack.url, 'POST', '/v1/jobs', QUICK_JOB);
-    const [one, two] = await Promise.all([
-      followJob(stack.wsUrl, created.body.id),
-      followJob(second.url.replace(/^http/, 'ws'), created.body.id),
-    ]);
+    const [one, two] = await Promise.all([followJob(stack.wsUrl, created.body.id), followJob(second.url.replace(/^http/, 'ws'), created.body.id)]);
     const [closedOne, closedTwo] = await Promise.all([one.closed, two.closed]);
     assert.equal(closedOne.code, 1000);
     assert.equal(closedTwo.code, 1000);
@@ -55,9 +52,17 @@ describe('live events across several API processes', () => {
     const startedAt = Date.now();
     for (const follower of [early, late]) await follower.waitForEvent((e) => e.seq === 2, 20_000);
     console.log(`the unpublished event arrived after ${Date.now() - startedAt} ms`);
-    await appendEvents(stack.db, undefined, prefix, id, [{ type: 'status', data: { status: 'cancelled' } }], { update: { status: 'cancelled', finishedAt: new Date() } });
+    await appendEvents(stack.db, undefined, prefix, id, [{ type: 'status', data: { status: 'cancelled' } }], {
+      update: { status: 'cancelled', finishedAt: new Date() },
+    });
     for (const follower of [early, late]) assert.equal((await follower.closed).code, 1000, 'the unpublished terminal event ended the stream');
-    assert.deepEqual(early.events.map((e) => e.seq), [1, 2, 3]);
-    assert.deepEqual(late.events.map((e) => e.seq), [2, 3]);
+    assert.deepEqual(
+      early.events.map((e) => e.seq),
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      late.events.map((e) => e.seq),
+      [2, 3],
+    );
   });
 });

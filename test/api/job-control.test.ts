@@ -25,7 +25,11 @@ describe('job control: validation, idempotency, cancellation', () => {
       ['alpha above 1', { ...QUICK_JOB, distillation: { alpha: 1.5 } }, '/distillation/alpha'],
       ['unknown preset', { ...QUICK_JOB, student: { model: { preset: 'gigantic' } } }, '/student/model/preset'],
       ['bad layer field', { ...QUICK_JOB, student: { model: { layers: [{ type: 'dense', units: 0 }] } } }, '/student/model/layers/0/units'],
-      ['conv on flat input', { ...QUICK_JOB, student: { model: { layers: [{ type: 'conv2d', filters: 2, kernel_size: 3 }, { type: 'flatten' }, { type: 'dense', units: 4 }] } } }, '/student/model/layers/0'],
+      [
+        'conv on flat input',
+        { ...QUICK_JOB, student: { model: { layers: [{ type: 'conv2d', filters: 2, kernel_size: 3 }, { type: 'flatten' }, { type: 'dense', units: 4 }] } } },
+        '/student/model/layers/0',
+      ],
       ['unknown dataset source', { ...QUICK_JOB, dataset: { source: '' } }, '/dataset/source'],
       ['bad priority', { ...QUICK_JOB, priority: 'urgent' }, '/priority'],
       ['too much metadata', { ...QUICK_JOB, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, '/metadata'],
@@ -60,7 +64,13 @@ describe('job control: validation, idempotency, cancellation', () => {
 
   test('unknown and malformed ids answer 404 on every job route', async () => {
     for (const id of ['job_00000000000000000000000000', 'nope', 'ds_01m8g85xb1pmddbr7trj3zasr8']) {
-      for (const [method, path] of [['GET', `/v1/jobs/${id}`], ['POST', `/v1/jobs/${id}/cancel`], ['GET', `/v1/jobs/${id}/events`], ['GET', `/v1/jobs/${id}/artifacts`], ['GET', `/v1/jobs/${id}/artifacts/student/model.json`]] as const) {
+      for (const [method, path] of [
+        ['GET', `/v1/jobs/${id}`],
+        ['POST', `/v1/jobs/${id}/cancel`],
+        ['GET', `/v1/jobs/${id}/events`],
+        ['GET', `/v1/jobs/${id}/artifacts`],
+        ['GET', `/v1/jobs/${id}/artifacts/student/model.json`],
+      ] as const) {
         const response = await request(stack.url, method, path);
         assert.equal(response.status, 404, `${method} ${path}`);
         assert.equal(response.body.code, 'not_found');
@@ -89,9 +99,7 @@ describe('job control: validation, idempotency, cancellation', () => {
     });
 
     test('the first request still in flight → 409', async () => {
-      const results = await Promise.all(
-        Array.from({ length: 6 }, () => request(stack.url, 'POST', '/v1/jobs', QUICK_JOB, { 'idempotency-key': 'race-1' })),
-      );
+      const results = await Promise.all(Array.from({ length: 6 }, () => request(stack.url, 'POST', '/v1/jobs', QUICK_JOB, { 'idempotency-key': 'race-1' })));
       const created = results.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') !== 'true');
       assert.equal(created.length, 1, 'exactly one request created the job');
       for (const r of results) {
@@ -128,7 +136,10 @@ describe('job control: validation, idempotency, cancellation', () => {
     assert.equal(job.status, 'cancelled');
     assert.equal(job.attempts, 0, 'no attempt was ever started');
     const events = (await request(stack.url, 'GET', `/v1/jobs/${job.id}/events`)).body.data;
-    assert.deepEqual(events.map((e: { data: { status: string } }) => e.data.status), ['queued', 'cancelled']);
+    assert.deepEqual(
+      events.map((e: { data: { status: string } }) => e.data.status),
+      ['queued', 'cancelled'],
+    );
   });
 
   test('cancel while running: cancelling, then cancelled within a batch, never retried', async () => {

@@ -12,13 +12,22 @@ const getJob = (stack: Stack, id: string) => request(stack.url, 'GET', `/v1/jobs
 const allEvents = async (stack: Stack, id: string): Promise<JobEventObject[]> =>
   (await request(stack.url, 'GET', `/v1/jobs/${id}/events?limit=1000`)).body.data;
 const untilTerminal = (stack: Stack, id: string, timeoutMs = 120_000) =>
-  waitFor(`job ${id} to end`, async () => {
-    const job = await getJob(stack, id);
-    return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job;
-  }, timeoutMs, 300);
+  waitFor(
+    `job ${id} to end`,
+    async () => {
+      const job = await getJob(stack, id);
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job;
+    },
+    timeoutMs,
+    300,
+  );
 
 function assertContinuous(events: JobEventObject[]) {
-  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), 'sequence 1..n with no gap and no duplicate');
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    'sequence 1..n with no gap and no duplicate',
+  );
 }
 
 interface Delivery {
@@ -85,7 +94,10 @@ describe('recovery: crashes, lost queues, reconnects, webhooks, time limits', ()
     assert.deepEqual(ws.events, events.slice(ws.events[0]!.seq - 1), 'the socket saw the same continuous stream');
 
     const statuses = events.filter((e) => e.type === 'status').map((e) => e.data);
-    assert.deepEqual(statuses.map((s) => s.status), ['queued', 'running', 'queued', 'running', 'succeeded']);
+    assert.deepEqual(
+      statuses.map((s) => s.status),
+      ['queued', 'running', 'queued', 'running', 'succeeded'],
+    );
     assert.equal(statuses[2]!.reason, 'retry');
     assert.equal((statuses[2]!.error as { code: string }).code, 'worker_crashed');
     // After the restart: no teacher training again, and distillation continues after the checkpoint's epoch.
@@ -94,7 +106,10 @@ describe('recovery: crashes, lost queues, reconnects, webhooks, time limits', ()
     assert.ok(!resumed.some((e) => e.type === 'phase' && e.data.phase === 'training_teacher'), 'the teacher was not trained again');
     const firstEpoch = resumed.find((e) => e.type === 'epoch' && e.data.phase === 'distilling');
     assert.ok(firstEpoch, 'distillation went on');
-    assert.ok((firstEpoch.data.epoch as number) > (checkpoint.data.epoch as number), `resumed at epoch ${firstEpoch.data.epoch} after checkpoint ${checkpoint.data.epoch}`);
+    assert.ok(
+      (firstEpoch.data.epoch as number) > (checkpoint.data.epoch as number),
+      `resumed at epoch ${firstEpoch.data.epoch} after checkpoint ${checkpoint.data.epoch}`,
+    );
     // The resumed weights are the checkpoint's, not garbage: the student still learned the task.
     assert.ok(job.result.student.test_accuracy > 0.5, `student accuracy after resuming: ${job.result.student.test_accuracy}`);
   });
@@ -118,7 +133,7 @@ describe('recovery: crashes, lost queues, reconnects, webhooks, time limits', ()
 
   test('a webhook arrives once per terminal state, signed, and is retried after a 500', async () => {
     const port = (hooks.address() as AddressInfo).port;
-    const secret = 'whsec_' + Buffer.from('a shared secret of thirty-two bytes!').toString('base64');
+    const secret = `whsec_${Buffer.from('a shared secret of thirty-two bytes!').toString('base64')}`;
     const created = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, webhook: { url: `http://127.0.0.1:${port}/hooks`, secret } });
     assert.equal(created.status, 201);
     assert.deepEqual(created.body.webhook, { url: `http://127.0.0.1:${port}/hooks` }, 'the secret is never shown');
@@ -136,7 +151,13 @@ describe('recovery: crashes, lost queues, reconnects, webhooks, time limits', ()
     assert.equal(payload.data.id, created.body.id);
     assert.equal(payload.data.status, 'succeeded');
     const recorded = await stack.db.webhookDelivery.findMany({ where: { jobId: created.body.id }, orderBy: { attempt: 'asc' } });
-    assert.deepEqual(recorded.map((r) => [r.attempt, r.statusCode]), [[1, 500], [2, 200]]);
+    assert.deepEqual(
+      recorded.map((r) => [r.attempt, r.statusCode]),
+      [
+        [1, 500],
+        [2, 200],
+      ],
+    );
   });
 
   test('a job over its max_runtime_seconds fails with code timeout', async () => {

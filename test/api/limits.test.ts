@@ -11,6 +11,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { startServer } from '../../src/api/server.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { tenantUsage } from '../../src/jobs/tenant-usage.js';
 import { request, waitFor, type Response } from '../support/http.js';
 import { QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -40,8 +41,7 @@ describe('rate limit: per tenant, in Redis', () => {
   const LIMIT = 5;
   let stack: Stack;
   before(async () => {
-    // (MAX_EVENT_LOOP_DELAY_MS=0 in every stack here: overload shedding would answer 503s on a loaded test machine.)
-    stack = await startStack({ workers: 0, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT), MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0, env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) } });
   });
   after(() => stack?.stop());
 
@@ -91,7 +91,10 @@ describe('rate limit: per tenant, in Redis', () => {
     try {
       const b = bearer(stack.keys.b.key);
       // b has spent 1 of 5 on the first API (above): 2 more there, 2 on the second, then both refuse.
-      for (const [url, n] of [[stack.url, 2], [other.url, 2]] as const) {
+      for (const [url, n] of [
+        [stack.url, 2],
+        [other.url, 2],
+      ] as const) {
         for (let i = 0; i < n; i++) assert.equal((await request(url, 'GET', '/v1/jobs', undefined, b)).status, 200, `${url} #${i}`);
       }
       assertProblem(await request(other.url, 'GET', '/v1/jobs', undefined, b), 429, 'rate_limited', 'second API');
@@ -106,7 +109,7 @@ describe('rate limit: per tenant, in Redis', () => {
 describe('quotas: active jobs and stored bytes, per tenant', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ workers: 1, env: { MAX_ACTIVE_JOBS_PER_TENANT: '1', MAX_STORED_BYTES_PER_TENANT: '1000', MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 1, env: { MAX_ACTIVE_JOBS_PER_TENANT: '1', MAX_STORED_BYTES_PER_TENANT: '1000' } });
   });
   after(() => stack?.stop());
 
@@ -128,12 +131,20 @@ describe('quotas: active jobs and stored bytes, per tenant', () => {
     assert.equal(bAgain.status, 201, 'a cancelled job no longer counts');
     await request(stack.url, 'POST', `/v1/jobs/${bAgain.body.id}/cancel`, undefined, b);
 
-    await waitFor('the first job to succeed', async () => {
-      const job = (await request(stack.url, 'GET', `/v1/jobs/${first.body.id}`)).body;
-      assert.ok(!['failed', 'cancelled'].includes(job.status), JSON.stringify(job.error));
-      return job.status === 'succeeded';
-    }, 180_000, 300);
-    const stored = (await request(stack.url, 'GET', `/v1/jobs/${first.body.id}/artifacts`)).body.data.reduce((sum: number, a: { bytes: number }) => sum + a.bytes, 0);
+    await waitFor(
+      'the first job to succeed',
+      async () => {
+        const job = (await request(stack.url, 'GET', `/v1/jobs/${first.body.id}`)).body;
+        assert.ok(!['failed', 'cancelled'].includes(job.status), JSON.stringify(job.error));
+        return job.status === 'succeeded';
+      },
+      180_000,
+      300,
+    );
+    const stored = (await request(stack.url, 'GET', `/v1/jobs/${first.body.id}/artifacts`)).body.data.reduce(
+      (sum: number, a: { bytes: number }) => sum + a.bytes,
+      0,
+    );
     assert.ok(stored > 1000, `the artifacts hold ${stored} bytes`);
 
     const full = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, name: 'no room' });
@@ -154,6 +165,37 @@ describe('quotas: active jobs and stored bytes, per tenant', () => {
     assert.equal(replay.body.id, job.id);
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
   });
+
+  test("a model's ONNX exports count in the storage quota, once each; at the quota none is made, and what exists is still served", async () => {
+    const job = await stack.db.job.findFirstOrThrow({ where: { name: 'fills the quota' } });
+    const student = (await request(stack.url, 'GET', `/v1/models?source_job=${job.id}`)).body.data.find((m: { role: string }) => m.role === 'student');
+    assert.ok(student, 'the job registered its student');
+    // Tenant a is at its quota: no export is made.
+    assertProblem(await request(stack.url, 'POST', `/v1/jobs/${job.id}/exports`, { formats: ['onnx'] }), 429, 'quota_storage', 'POST exports');
+    const refused = await request(stack.url, 'GET', `/v1/models/${student.id}/model.onnx`);
+    assertProblem(refused, 429, 'quota_storage', 'GET model.onnx');
+    assertRetryAfter(refused, 3600);
+    assert.equal(await stack.db.artifact.count({ where: { jobId: job.id, file: 'model.onnx' } }), 0, 'no export was written');
+
+    // With room (an API with a larger quota), each file is counted when made, and once however often it is asked for.
+    const roomy = await startServer({ ...stack.config, MAX_STORED_BYTES_PER_TENANT: 1e9 }, pino({ level: 'silent' }));
+    const stored = async () => (await tenantUsage(stack.db, stack.keys.a.tenantId)).storedBytes;
+    try {
+      const before = await stored();
+      const sizes = new Map<string, number>();
+      for (const query of ['', '?quantize=uint8', '', '?quantize=uint8']) {
+        const raw = await fetch(`${roomy.url}/v1/models/${student.id}/model.onnx${query}`, { headers: bearer(stack.keys.a.key) });
+        assert.equal(raw.status, 200);
+        sizes.set(query, (await raw.arrayBuffer()).byteLength);
+        assert.equal(await stored(), before + [...sizes.values()].reduce((sum, n) => sum + n, 0), `stored after model.onnx${query}`);
+      }
+    } finally {
+      await roomy.close();
+    }
+    // Served from what was kept, even at the quota.
+    const kept = await fetch(`${stack.url}/v1/models/${student.id}/model.onnx`, { headers: bearer(stack.keys.a.key) });
+    assert.equal(kept.status, 200);
+  });
 });
 
 describe('sizes: bodies, lists, socket frames and jobs', () => {
@@ -162,7 +204,7 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
   before(async () => {
     stack = await startStack({
       workers: 0,
-      env: { MAX_BODY_BYTES: String(MAX_BODY), MAX_SAMPLE_EPOCHS: '5000', MAX_MODEL_MACS: '1000', MAX_EVENT_LOOP_DELAY_MS: '0' },
+      env: { MAX_BODY_BYTES: String(MAX_BODY), MAX_SAMPLE_EPOCHS: '5000', MAX_MODEL_MACS: '1000' },
     });
   });
   after(() => stack?.stop());
@@ -187,7 +229,10 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
 
   test('list sizes are bounded: limit above its maximum is 400 naming querystring:/limit', async () => {
     const job = (await request(stack.url, 'POST', '/v1/jobs', QUICK_JOB)).body;
-    for (const [path, max] of [['/v1/jobs', 100], [`/v1/jobs/${job.id}/events`, 1000]] as const) {
+    for (const [path, max] of [
+      ['/v1/jobs', 100],
+      [`/v1/jobs/${job.id}/events`, 1000],
+    ] as const) {
       assert.equal((await request(stack.url, 'GET', `${path}?limit=${max}`)).status, 200, `${path} limit=${max}`);
       for (const limit of [max + 1, 1_000_000, 2 ** 53]) {
         const answer = await request(stack.url, 'GET', `${path}?limit=${limit}`);
@@ -217,13 +262,23 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
     assert.equal(fits.status, 201, JSON.stringify(fits.body));
     await request(stack.url, 'POST', `/v1/jobs/${fits.body.id}/cancel`);
 
-    const dense = (units: number) => ({ layers: [{ type: 'dense', units, activation: 'relu' }, { type: 'dense', units: 4 }] });
+    const dense = (units: number) => ({
+      layers: [
+        { type: 'dense', units, activation: 'relu' },
+        { type: 'dense', units: 4 },
+      ],
+    });
     const cases: Array<[string, unknown, string, RegExp]> = [
       ['one epoch too many', { ...QUICK_JOB, teacher: { ...QUICK_JOB.teacher, training: { epochs: 4 } } }, '/dataset', /MAX_SAMPLE_EPOCHS/],
-      ['a baseline doubles the student\'s', { ...QUICK_JOB, distillation: { ...QUICK_JOB.distillation, baseline: true } }, '/dataset', /MAX_SAMPLE_EPOCHS/],
+      ["a baseline doubles the student's", { ...QUICK_JOB, distillation: { ...QUICK_JOB.distillation, baseline: true } }, '/dataset', /MAX_SAMPLE_EPOCHS/],
       ['a student too big', { ...QUICK_JOB, student: { model: dense(64), training: QUICK_JOB.student.training } }, '/student/model', /MAX_MODEL_MACS/],
       ['a teacher too big', { ...QUICK_JOB, teacher: { model: dense(64), training: QUICK_JOB.teacher.training } }, '/teacher/model', /MAX_MODEL_MACS/],
-      ['a big dataset', { ...QUICK_JOB, dataset: { ...QUICK_JOB.dataset, options: { ...QUICK_JOB.dataset.options, samples: 100_000 } } }, '/dataset', /MAX_SAMPLE_EPOCHS/],
+      [
+        'a big dataset',
+        { ...QUICK_JOB, dataset: { ...QUICK_JOB.dataset, options: { ...QUICK_JOB.dataset.options, samples: 100_000 } } },
+        '/dataset',
+        /MAX_SAMPLE_EPOCHS/,
+      ],
     ];
     for (const [what, body, field, message] of cases) {
       const answer = await request(stack.url, 'POST', '/v1/jobs', body);
@@ -235,7 +290,11 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
     }
     // Every trained teacher counts, not only `teacher`.
     const teacher = QUICK_JOB.teacher;
-    const several = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, teacher: undefined, teachers: [teacher, { model: dense(64), training: teacher.training }] });
+    const several = await request(stack.url, 'POST', '/v1/jobs', {
+      ...QUICK_JOB,
+      teacher: undefined,
+      teachers: [teacher, { model: dense(64), training: teacher.training }],
+    });
     assertProblem(several, 400, 'invalid_request', 'several teachers');
     assert.deepEqual(several.body.errors.map((e: { field: string }) => e.field).sort(), ['/dataset', '/teachers/1/model'], JSON.stringify(several.body.errors));
     assert.match(several.body.errors.find((e: { field: string }) => e.field === '/dataset').message, /7200 sample-epochs/, '800 samples × (3 + 3 + 3) epochs');
@@ -246,13 +305,26 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
     form.append('label_column', 'label');
     form.append('csv', new Blob([`a,b,c,d,label\n${rows.join('\n')}\n`]), 'small.csv');
     const upload = await fetch(`${stack.url}/v1/datasets`, { method: 'POST', body: form, headers: { authorization: `Bearer ${stack.keys.a.key}` } });
-    const dataset = await upload.json() as { id: string; num_train: number };
+    const dataset = (await upload.json()) as { id: string; num_train: number };
     assert.equal(upload.status, 201, JSON.stringify(dataset));
     const onUpload = (student: unknown) => ({ ...QUICK_JOB, dataset: { source: dataset.id }, student });
     const longStudent = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { preset: 'linear' }, training: { epochs: 20 } }));
     assertProblem(longStudent, 400, 'invalid_request', 'uploaded dataset, 20 student epochs');
     assert.match(longStudent.body.errors[0].message, new RegExp(`${dataset.num_train * 23} sample-epochs`), JSON.stringify(longStudent.body.errors));
-    const wideStudent = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { layers: [{ type: 'dense', units: 300, activation: 'relu' }, { type: 'dense', units: 2 }] }, training: { epochs: 3 } }));
+    const wideStudent = await request(
+      stack.url,
+      'POST',
+      '/v1/jobs',
+      onUpload({
+        model: {
+          layers: [
+            { type: 'dense', units: 300, activation: 'relu' },
+            { type: 'dense', units: 2 },
+          ],
+        },
+        training: { epochs: 3 },
+      }),
+    );
     assertProblem(wideStudent, 400, 'invalid_request', 'uploaded dataset, a student too big');
     assert.equal(wideStudent.body.errors[0].field, '/student/model', JSON.stringify(wideStudent.body.errors));
     const fitsUpload = await request(stack.url, 'POST', '/v1/jobs', onUpload({ model: { preset: 'linear' }, training: { epochs: 3 } }));
@@ -260,12 +332,14 @@ describe('sizes: bodies, lists, socket frames and jobs', () => {
     await request(stack.url, 'POST', `/v1/jobs/${fitsUpload.body.id}/cancel`);
 
     // A transfer set (dataset.limit.train) brings a big dataset back within the limit.
-    const limited = await request(stack.url, 'POST', '/v1/jobs', { ...QUICK_JOB, dataset: { ...QUICK_JOB.dataset, options: { ...QUICK_JOB.dataset.options, samples: 100_000 }, limit: { train: 500 } } });
+    const limited = await request(stack.url, 'POST', '/v1/jobs', {
+      ...QUICK_JOB,
+      dataset: { ...QUICK_JOB.dataset, options: { ...QUICK_JOB.dataset.options, samples: 100_000 }, limit: { train: 500 } },
+    });
     assert.equal(limited.status, 201, JSON.stringify(limited.body));
     await request(stack.url, 'POST', `/v1/jobs/${limited.body.id}/cancel`);
   });
 });
-
 
 /** A POST whose body goes out in chunks (Transfer-Encoding: chunked, no Content-Length). */
 function rawPost(base: string, path: string, headers: Record<string, string>, chunks: string[]): Promise<{ status: number; text: string }> {

@@ -17,7 +17,13 @@ async function trainTeacher(): Promise<tf.LayersModel> {
   const n = 2000;
   const picked = Array.from({ length: n }, (_, i) => Math.floor((i * mnist.train.y.length) / n));
   const x = tf.tensor4d(Float32Array.from(picked.flatMap((i) => Array.from(mnist.train.x.subarray(i * 784, (i + 1) * 784)))), [n, 28, 28, 1]);
-  const y = tf.oneHot(tf.tensor1d(picked.map((i) => mnist.train.y[i]!), 'int32'), 10);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      picked.map((i) => mnist.train.y[i]!),
+      'int32',
+    ),
+    10,
+  );
   const model = tf.sequential({
     layers: [
       tf.layers.flatten({ inputShape: [28, 28, 1] }),
@@ -46,7 +52,16 @@ async function filesOf(model: tf.LayersModel): Promise<{ json: Record<string, an
   await model.save(
     tf.io.withSaveHandler(async (a) => {
       const data = tf.io.concatenateArrayBuffers(Array.isArray(a.weightData) ? a.weightData : [a.weightData!]);
-      out = { json: { format: 'layers-model', generatedBy: 'test', convertedBy: null, modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }, weights: Buffer.from(data) };
+      out = {
+        json: {
+          format: 'layers-model',
+          generatedBy: 'test',
+          convertedBy: null,
+          modelTopology: a.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+        },
+        weights: Buffer.from(data),
+      };
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -63,17 +78,25 @@ async function postForm(stack: Stack, files: Array<[string, Buffer | string, str
 }
 
 const finished = (stack: Stack, id: string) =>
-  waitFor(`job ${id} to end`, async () => {
-    const { body } = await request(stack.url, 'GET', `/v1/jobs/${id}`);
-    return ['succeeded', 'failed', 'cancelled'].includes(body.status) && body;
-  }, 180_000, 500);
+  waitFor(
+    `job ${id} to end`,
+    async () => {
+      const { body } = await request(stack.url, 'GET', `/v1/jobs/${id}`);
+      return ['succeeded', 'failed', 'cancelled'].includes(body.status) && body;
+    },
+    180_000,
+    500,
+  );
 
 /** Distils `teacher` (a model id) into a small MLP on 1,500 real digits. */
 const jobWithTeacher = (teacher: string, name: string) => ({
   name,
   dataset: { source: 'builtin:mnist', limit: { train: 1500, test: 500 } },
   teacher: { model_id: teacher },
-  student: { model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10 }], input_shape: [14, 14, 1] }, training: { epochs: 3, learning_rate: 0.01 } },
+  student: {
+    model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 32, activation: 'relu' }, { type: 'dense', units: 10 }], input_shape: [14, 14, 1] },
+    training: { epochs: 3, learning_rate: 0.01 },
+  },
   distillation: { temperature: 4, alpha: 0.7 },
   seed: 3,
 });
@@ -92,7 +115,7 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
     teacher = await trainTeacher();
     // No worker at first: a job stays queued, so deleting its teacher is refused deterministically.
     // This process also runs tfjs for the test (predictions, loading): no load shedding on event-loop lag.
-    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES), MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0, env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) } });
   });
   after(async () => {
     teacher?.dispose();
@@ -125,7 +148,10 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
     tf.dispose([x, a, b]);
     loaded.dispose();
     const listed = (await request(stack.url, 'GET', '/v1/models?source=uploaded')).body;
-    assert.deepEqual(listed.data.map((m: { id: string }) => m.id), [uploaded.id]);
+    assert.deepEqual(
+      listed.data.map((m: { id: string }) => m.id),
+      [uploaded.id],
+    );
     const anonymous = await fetch(`${stack.url}${uploaded.url}`);
     assert.equal(anonymous.status, 401);
   });
@@ -136,15 +162,71 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
       files = await filesOf(teacher);
     });
     const cases: Array<[string, () => Array<[string, Buffer | string, string]>, number, string, RegExp]> = [
-      ['model.json without its weights', () => [['model.json', JSON.stringify(files.json), 'model.json']], 400, 'missing_weights', /names weights\.bin, which was not uploaded/],
-      ['weights of the wrong size', () => [['model.json', JSON.stringify(files.json), 'model.json'], ['weights', files.weights.subarray(0, 1000), 'weights.bin']], 400, 'weights_size_mismatch', /weights\.bin holds 1000 bytes, but the weights model\.json lists for it \(.*\) need 203560/],
+      [
+        'model.json without its weights',
+        () => [['model.json', JSON.stringify(files.json), 'model.json']],
+        400,
+        'missing_weights',
+        /names "weights\.bin", which was not uploaded/,
+      ],
+      [
+        'weights of the wrong size',
+        () => [
+          ['model.json', JSON.stringify(files.json), 'model.json'],
+          ['weights', files.weights.subarray(0, 1000), 'weights.bin'],
+        ],
+        400,
+        'weights_size_mismatch',
+        /"weights\.bin" holds 1000 bytes, but the weights model\.json lists for it \(.*\) need 203560/,
+      ],
       // The multipart parser keeps only the last part of a client's path; it is matched, never stored.
-      ['a weight file the manifest does not name', () => [['model.json', JSON.stringify(files.json), 'model.json'], ['weights', files.weights, 'weights.bin'], ['extra', 'x', '../../etc/passwd']], 400, 'unexpected_file', /^passwd is not named in model\.json's weightsManifest/],
+      [
+        'a weight file the manifest does not name',
+        () => [
+          ['model.json', JSON.stringify(files.json), 'model.json'],
+          ['weights', files.weights, 'weights.bin'],
+          ['extra', 'x', '../../etc/passwd'],
+        ],
+        400,
+        'unexpected_file',
+        /^"passwd" is not named in model\.json's weightsManifest/,
+      ],
       ['no model.json', () => [['weights', files.weights, 'weights.bin']], 400, 'missing_model_json', /no model\.json/],
       ['model.json that is not JSON', () => [['model.json', '{"format":', 'model.json']], 400, 'invalid_json', /not valid JSON/],
-      ['a graph model', () => [['model.json', JSON.stringify({ ...files.json, format: 'graph-model' }), 'model.json'], ['weights', files.weights, 'weights.bin']], 400, 'not_layers_model', /format "graph-model"/],
-      ['a topology tfjs cannot build', () => [['model.json', JSON.stringify({ ...files.json, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'NoSuchLayer', config: {} }] } } }), 'model.json'], ['weights', files.weights, 'weights.bin']], 400, 'unloadable', /does not load as a tfjs layers model/],
-      ['an oversized upload', () => [['model.json', JSON.stringify(files.json), 'model.json'], ['weights', Buffer.alloc(MAX_UPLOAD_BYTES + 1), 'weights.bin']], 413, 'upload_too_large', /MAX_UPLOAD_BYTES/],
+      [
+        'a graph model',
+        () => [
+          ['model.json', JSON.stringify({ ...files.json, format: 'graph-model' }), 'model.json'],
+          ['weights', files.weights, 'weights.bin'],
+        ],
+        400,
+        'not_layers_model',
+        /format "graph-model"/,
+      ],
+      [
+        'a topology tfjs cannot build',
+        () => [
+          [
+            'model.json',
+            JSON.stringify({ ...files.json, modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'NoSuchLayer', config: {} }] } } }),
+            'model.json',
+          ],
+          ['weights', files.weights, 'weights.bin'],
+        ],
+        400,
+        'unloadable',
+        /does not load as a tfjs layers model/,
+      ],
+      [
+        'an oversized upload',
+        () => [
+          ['model.json', JSON.stringify(files.json), 'model.json'],
+          ['weights', Buffer.alloc(MAX_UPLOAD_BYTES + 1), 'weights.bin'],
+        ],
+        413,
+        'upload_too_large',
+        /MAX_UPLOAD_BYTES/,
+      ],
     ];
     for (const [name, parts, status, reason, detail] of cases) {
       test(name, async () => {
@@ -155,19 +237,32 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
       });
     }
     test('nothing of them was stored', async () => {
-      assert.deepEqual((await stack.db.model.findMany({ select: { id: true } })).map((m) => m.id), [uploaded.id]);
+      assert.deepEqual(
+        (await stack.db.model.findMany({ select: { id: true } })).map((m) => m.id),
+        [uploaded.id],
+      );
       assert.deepEqual(await storedModels(), [uploaded.id]);
       assert.deepEqual(await readdir(join(stack.config.ARTIFACT_DIR, 'models', uploaded.id)), ['model.json', 'weights.bin']);
     });
   });
 
   test('a job whose teacher does not fit the dataset is refused naming both shapes', async () => {
-    const body = { ...jobWithTeacher(uploaded.id, 'misfit'), dataset: { source: 'builtin:synthetic', options: { classes: 4, features: 10 } }, student: QUICK_JOB.student };
+    const body = {
+      ...jobWithTeacher(uploaded.id, 'misfit'),
+      dataset: { source: 'builtin:synthetic', options: { classes: 4, features: 10 } },
+      student: QUICK_JOB.student,
+    };
     const response = await request(stack.url, 'POST', '/v1/jobs', body);
     assert.equal(response.status, 400, JSON.stringify(response.body));
     const messages = response.body.errors.filter((e: { field: string }) => e.field === '/teacher/model_id').map((e: { message: string }) => e.message);
-    assert.ok(messages.some((m: string) => /outputs shape \[10\] but builtin:synthetic has 4 classes \(output shape \[4\]\)/.test(m)), JSON.stringify(messages));
-    assert.ok(messages.some((m: string) => /reads inputs of shape \[28,28,1\], which samples of builtin:synthetic \(shape \[10\]\) cannot be resized to/.test(m)), JSON.stringify(messages));
+    assert.ok(
+      messages.some((m: string) => /outputs shape \[10\] but builtin:synthetic has 4 classes \(output shape \[4\]\)/.test(m)),
+      JSON.stringify(messages),
+    );
+    assert.ok(
+      messages.some((m: string) => /reads inputs of shape \[28,28,1\], which samples of builtin:synthetic \(shape \[10\]\) cannot be resized to/.test(m)),
+      JSON.stringify(messages),
+    );
     const unknown = await request(stack.url, 'POST', '/v1/jobs', jobWithTeacher('mdl_00000000000000000000000000', 'unknown'));
     assert.equal(unknown.status, 400);
     assert.match(unknown.body.detail, /\/teacher\/model_id: model mdl_0{26} does not exist/);
@@ -191,7 +286,11 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
 
   test('the job registered its student with lineage, and that student teaches a second job', async () => {
     const registered = (await request(stack.url, 'GET', `/v1/models?source_job=${jobs.first}`)).body.data;
-    assert.deepEqual(registered.map((m: { role: string }) => m.role), ['student'], 'a given teacher is not registered again');
+    assert.deepEqual(
+      registered.map((m: { role: string }) => m.role),
+      ['student'],
+      'a given teacher is not registered again',
+    );
     const student = registered[0];
     assert.equal(student.source, 'job');
     assert.equal(student.source_job, jobs.first);
@@ -202,7 +301,10 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
     assert.deepEqual(loaded.outputs[0]!.shape, [null, 10]);
     loaded.dispose();
 
-    const second = await request(stack.url, 'POST', '/v1/jobs', { ...jobWithTeacher(student.id, 'teacher assistant'), student: { model: { preset: 'linear', input_shape: [7, 7, 1] }, training: { epochs: 3, learning_rate: 0.02 } } });
+    const second = await request(stack.url, 'POST', '/v1/jobs', {
+      ...jobWithTeacher(student.id, 'teacher assistant'),
+      student: { model: { preset: 'linear', input_shape: [7, 7, 1] }, training: { epochs: 3, learning_rate: 0.02 } },
+    });
     assert.equal(second.status, 201, JSON.stringify(second.body));
     jobs.second = second.body.id;
     const job = await finished(stack, jobs.second!);
@@ -237,7 +339,7 @@ describe('models: uploaded teachers, job lineage, downloads, deletion', () => {
     }
   });
 
-  test('deleting: an uploaded model takes its files; a job\'s model leaves the job\'s artifacts', async () => {
+  test("deleting: an uploaded model takes its files; a job's model leaves the job's artifacts", async () => {
     const deleted = await request(stack.url, 'DELETE', `/v1/models/${uploaded.id}`);
     assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
     assert.deepEqual(deleted.body, { id: uploaded.id, object: 'model', deleted: true });

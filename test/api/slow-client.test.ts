@@ -19,7 +19,7 @@ describe('a WebSocket client too slow to read', () => {
   let stack: Stack;
   before(async () => {
     // No worker: the job stays queued and its stream is written here, as fast as Postgres takes it.
-    stack = await startStack({ workers: 0, env: { MAX_EVENT_LOOP_DELAY_MS: '0' } });
+    stack = await startStack({ workers: 0 });
   });
   after(() => stack?.stop());
 
@@ -39,12 +39,17 @@ describe('a WebSocket client too slow to read', () => {
       for (const stored of await appendEvents(stack.db, stack.redis, prefix, id, events)) appended.push({ seq: stored.seq, type: stored.type });
     }
     // The stream ends on an event that is never coalesced, so every reader must get it.
-    for (const stored of await appendEvents(stack.db, stack.redis, prefix, id, [{ type: 'log', data: { level: 'info', message: 'the end' } }])) appended.push({ seq: stored.seq, type: stored.type });
+    for (const stored of await appendEvents(stack.db, stack.redis, prefix, id, [{ type: 'log', data: { level: 'info', message: 'the end' } }]))
+      appended.push({ seq: stored.seq, type: stored.type });
     const last = appended.at(-1)!.seq;
 
     // The client that kept up has everything, in order.
     await fast.waitForEvent((e) => e.seq === last, 60_000);
-    assert.deepEqual(fast.events.map((e) => e.seq), appended.map((e) => e.seq), 'the fast client missed nothing');
+    assert.deepEqual(
+      fast.events.map((e) => e.seq),
+      appended.map((e) => e.seq),
+      'the fast client missed nothing',
+    );
 
     slowSocket.resume();
     const closed = await slow.closed;
@@ -53,7 +58,11 @@ describe('a WebSocket client too slow to read', () => {
     assert.ok(resumeAt > 1 && resumeAt < last, `the reason names where to resume: ${closed.reason}`);
 
     const got = slow.events.map((e) => e.seq);
-    assert.deepEqual(got, [...got].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      got,
+      [...got].sort((a, b) => a - b),
+      'in order',
+    );
     assert.equal(new Set(got).size, got.length, 'no duplicate');
     const sent = new Set(got);
     const upTo = appended.filter((e) => e.seq <= resumeAt);
@@ -61,13 +70,18 @@ describe('a WebSocket client too slow to read', () => {
     assert.deepEqual(lostOthers, [], 'every event but metrics samples up to the resume point was sent');
     const skippedMetrics = upTo.filter((e) => e.type === 'metrics' && !sent.has(e.seq));
     assert.ok(skippedMetrics.length > 0, 'metrics samples were coalesced while the backlog was large');
-    console.log(`slow client: ${got.length} of ${upTo.length} events up to seq ${resumeAt} (${skippedMetrics.length} metrics skipped), then 1013 "${closed.reason}"`);
+    console.log(
+      `slow client: ${got.length} of ${upTo.length} events up to seq ${resumeAt} (${skippedMetrics.length} metrics skipped), then 1013 "${closed.reason}"`,
+    );
 
     // Reconnecting where it was told, it gets the rest: every event after N, metrics included, read back
     // from Postgres at the pace the client takes them (megabytes of them: no 1013 this time).
     const resumed = await followJob(stack.wsUrl, id, resumeAt);
     await resumed.waitForEvent((e: JobEventObject) => e.seq === last, 60_000);
-    assert.deepEqual(resumed.events.map((e) => e.seq), appended.filter((e) => e.seq > resumeAt).map((e) => e.seq));
+    assert.deepEqual(
+      resumed.events.map((e) => e.seq),
+      appended.filter((e) => e.seq > resumeAt).map((e) => e.seq),
+    );
     resumed.socket.close();
     fast.socket.close();
   });

@@ -3,13 +3,12 @@
  * processes against a real stack, judged by exit codes, stdout (what scripts read) and stderr.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { REPO_ROOT, spawnCli } from '../support/cli.js';
+import { REPO_ROOT, runCli, spawnCli } from '../support/cli.js';
 import { request } from '../support/http.js';
 import { cancellableJob, longerJob, QUICK_JOB } from '../support/specs.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -35,19 +34,7 @@ describe('distill client commands against a running server', () => {
     return path;
   };
   /** Runs `distill ARGS` to its end; stdout and stderr apart, as a script sees them. */
-  const run = (args: string[], timeoutMs = 120_000) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const run = (args: string[], timeoutMs = 120_000) => runCli(args, env, { timeoutMs });
 
   before(async () => {
     stack = await startStack({ workers: 1 });
@@ -107,7 +94,7 @@ describe('distill client commands against a running server', () => {
     assert.match(stderr, /failed: .*max_runtime_seconds.* \(timeout\)/);
   });
 
-  test('a spec the server refuses exits 2 with the problem\'s detail and each field', async () => {
+  test("a spec the server refuses exits 2 with the problem's detail and each field", async () => {
     const spec = await specFile('bad', { ...QUICK_JOB, distillation: { alpha: 1.5 } });
     const { code, stdout, stderr } = await run(['submit', spec]);
     assert.equal(code, 2);
@@ -134,7 +121,7 @@ describe('distill client commands against a running server', () => {
     assert.match(unknown.stderr, /404 \(not_found\): job job_doesnotexist does not exist/);
   });
 
-  test('models download writes the student, checked against the server\'s sha256', async () => {
+  test("models download writes the student, checked against the server's sha256", async () => {
     const out = join(dir, 'student');
     const { code, stdout } = await run(['models', 'download', succeededId, '--out', out, '--json']);
     assert.equal(code, 0);
@@ -158,6 +145,25 @@ describe('distill client commands against a running server', () => {
     assert.deepEqual(await readFile(join(dir, 'by-id', 'weights.bin')), await readFile(join(out, 'weights.bin')));
   });
 
+  test('models download --format onnx / --quantize: exported after the fact, loadable in onnxruntime and tfjs', async () => {
+    const onnxOut = join(dir, 'onnx');
+    const onnx = await run(['models', 'download', succeededId, '--out', onnxOut, '--format', 'onnx']);
+    assert.equal(onnx.code, 0, onnx.stderr);
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(await readFile(join(onnxOut, 'model.onnx')));
+    assert.deepEqual([session.inputNames, session.outputNames], [['input'], ['output']]);
+    await session.release();
+    const uint8 = await run(['models', 'download', succeededId, '--out', join(dir, 'uint8'), '--quantize', 'uint8', '--json']);
+    assert.equal(uint8.code, 0, uint8.stderr);
+    const manifest = JSON.parse(await readFile(join(dir, 'uint8', 'model.json'), 'utf8')).weightsManifest[0].weights as Array<{
+      quantization?: { dtype: string };
+    }>;
+    assert.ok(manifest.every((w) => w.quantization?.dtype === 'uint8'));
+    const bad = await run(['models', 'download', succeededId, '--out', onnxOut, '--format', 'tflite']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--format must be one of tfjs, onnx/);
+  });
+
   test('connection settings: the key and URL from flags or the environment; clear errors without them', async () => {
     const noKey = await run(['jobs', '--key', '']);
     assert.equal(noKey.code, 1);
@@ -165,7 +171,7 @@ describe('distill client commands against a running server', () => {
     assert.match(noKey.stderr, /--key or DISTILL_API_KEY/);
     const otherTenant = await run(['jobs', '--json', '--key', stack.keys.b.key]);
     assert.equal(otherTenant.code, 0);
-    assert.deepEqual(JSON.parse(otherTenant.stdout).data, [], 'a flag beats the environment: tenant b sees none of a\'s jobs');
+    assert.deepEqual(JSON.parse(otherTenant.stdout).data, [], "a flag beats the environment: tenant b sees none of a's jobs");
     const port = await closedPort();
     const down = await run(['jobs', '--url', `http://127.0.0.1:${port}`]);
     assert.equal(down.code, 1);
@@ -182,13 +188,21 @@ describe('distill client commands against a running server', () => {
     assert.deepEqual([dataset.format, dataset.num_classes, dataset.input_shape], ['csv', 10, [49]]);
 
     const example = JSON.parse(await readFile(join(REPO_ROOT, 'examples', 'csv-digits.json'), 'utf8'));
-    const spec = await specFile('csv-job', { ...example, dataset: { ...example.dataset, source: dataset.id }, teacher: { ...example.teacher, training: { epochs: 3 } }, student: { ...example.student, training: { epochs: 3 } } });
+    const spec = await specFile('csv-job', {
+      ...example,
+      dataset: { ...example.dataset, source: dataset.id },
+      teacher: { ...example.teacher, training: { epochs: 3 } },
+      student: { ...example.student, training: { epochs: 3 } },
+    });
     const job = await run(['submit', spec, '--follow']);
     assert.equal(job.code, 0, job.stderr);
     assert.match(job.stdout, new RegExp(`dataset ${dataset.id}: 720 train / 80 validation / 200 test`));
 
     const listed = JSON.parse((await run(['datasets', 'list', '--json'])).stdout);
-    assert.deepEqual(listed.data.slice(0, 2).map((d: { id: string }) => d.id), ['builtin:mnist', 'builtin:synthetic']);
+    assert.deepEqual(
+      listed.data.slice(0, 2).map((d: { id: string }) => d.id),
+      ['builtin:mnist', 'builtin:synthetic'],
+    );
     assert.ok(listed.data.some((d: { id: string }) => d.id === dataset.id));
     const deleted = await run(['datasets', 'delete', dataset.id]);
     assert.equal(deleted.code, 0, deleted.stderr);

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { Value } from 'typebox/value';
 import { JobCreateBody } from '../../src/api/schemas/job.js';
 import { parseCsv } from '../../src/ml/data/csv.js';
-import { checkSpec, pickEngineSpec } from '../../src/ml/spec.js';
+import { checkSpec, pickEngineSpec } from '../../src/ml/tfjs-free.js';
 import { REPO_ROOT } from '../support/cli.js';
 
 const EXAMPLES = join(REPO_ROOT, 'examples');

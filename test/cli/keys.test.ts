@@ -1,7 +1,8 @@
 /**
  * `distill keys create/list/revoke` as real processes against a fresh database: a key is printed once
  * at creation and stored only as its hash; listings show prefixes, never keys; a revoked key answers
- * 401 at once while the tenant's other keys keep working.
+ * 401 at once while the tenant's other keys keep working, and its open WebSockets on a running API close
+ * (the CLI talks only to the database) and its unused WebSocket tickets stop working.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,10 +15,18 @@ import { spawnCli } from '../support/cli.js';
 import { freshDatabase } from '../support/database.js';
 import { REDIS_URL } from '../support/env.js';
 import { request } from '../support/http.js';
+import { refusedUpgrade, upgrade } from '../support/ws.js';
 
 const KEY = /dsk_[A-Za-z0-9_-]{43}/g;
 /** The last line of a command's output that is JSON (what `--json` prints). */
-const lastJson = (output: string): any => JSON.parse(output.trim().split('\n').filter((l) => /^[[{]/.test(l)).at(-1)!);
+const lastJson = (output: string): any =>
+  JSON.parse(
+    output
+      .trim()
+      .split('\n')
+      .filter((l) => /^[[{]/.test(l))
+      .at(-1)!,
+  );
 
 describe('distill keys', () => {
   let databaseUrl: string;
@@ -110,10 +119,16 @@ describe('distill keys', () => {
     }
     const rows = lastJson(json.output) as Array<Record<string, unknown>>;
     assert.deepEqual(Object.keys(rows[0]!).sort(), ['admin', 'created_at', 'id', 'prefix', 'revoked_at', 'tenant']);
-    assert.deepEqual(rows.map((r) => [r.id, r.tenant, r.admin, r.revoked_at]), [[first.id, 'team-vision', false, null], [admin.id, 'operators', true, null]]);
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.tenant, r.admin, r.revoked_at]),
+      [
+        [first.id, 'team-vision', false, null],
+        [admin.id, 'operators', true, null],
+      ],
+    );
   });
 
-  test('revoke makes the key answer 401 at once; the tenant\'s other keys keep working; revoking twice or an unknown id fails', async () => {
+  test("revoke makes the key answer 401 at once; the tenant's other keys keep working; revoking twice or an unknown id fails", async () => {
     const second = lastJson((await keys('create', '--tenant', 'team-vision', '--json')).output);
     assert.equal(await status(second.key), 200);
 
@@ -134,5 +149,26 @@ describe('distill keys', () => {
     const unknown = await keys('revoke', 'key_00000000000000000000000000');
     assert.equal(unknown.code, 1);
     assert.equal(await status(first.key), 401);
+  });
+
+  test("revoke closes the key's open WebSockets on the running API within seconds (4401) and voids its unused tickets", async () => {
+    const doomed = lastJson((await keys('create', '--tenant', 'team-sockets', '--json')).output);
+    const wsUrl = `${server.url.replace(/^http/, 'ws')}/v1/events`;
+    const mint = async () => (await request(server.url, 'POST', '/v1/ws-tickets', undefined, { authorization: `Bearer ${doomed.key}` })).body.ticket as string;
+    const sockets = [await upgrade(wsUrl, { authorization: `Bearer ${doomed.key}` }), await upgrade(`${wsUrl}?ticket=${await mint()}`)];
+    const unused = await mint();
+    for (const socket of sockets) assert.equal(socket.kind, 'open');
+
+    const revoked = await keys('revoke', doomed.id);
+    assert.equal(revoked.code, 0, revoked.output);
+    assert.match(revoked.output, /WebSockets close within/);
+    for (const [i, socket] of sockets.entries()) {
+      if (socket.kind !== 'open') continue;
+      const closed = await Promise.race([socket.closed, new Promise<undefined>((r) => void setTimeout(r, 30_000))]);
+      assert.equal(closed?.code, 4401, `socket ${i} closed with 4401 within 30 s`);
+      assert.match(closed.reason, /revoked/);
+    }
+    const refused = await refusedUpgrade(`${wsUrl}?ticket=${unused}`);
+    assert.equal(refused.status, 401, 'the ticket minted before the revocation no longer opens a socket');
   });
 });

@@ -55,9 +55,12 @@ describe('fault: the API process restarts under WebSocket clients', () => {
 
       // The last job's clients are back and it is distilling (not over): cut them off again, harder.
       const last = followers.filter((f) => f.id === ids[2]);
-      await waitFor('the last job\'s clients to reconnect', async () => last.every((f) => f.follower.connected), 60_000, 100);
+      await waitFor("the last job's clients to reconnect", async () => last.every((f) => f.follower.connected), 60_000, 100);
       await untilEvent(stack.db, ids[2]!, (e) => e.type === 'metrics' && e.data.phase === 'distilling', 'distillation of the last job');
-      assert.ok(last.every((f) => f.follower.connected), 'the last job is still followed live');
+      assert.ok(
+        last.every((f) => f.follower.connected),
+        'the last job is still followed live',
+      );
       const openAtSecond = followers.filter((f) => f.follower.connected);
       await stopApi('SIGKILL');
       await startApi();
@@ -71,13 +74,23 @@ describe('fault: the API process restarts under WebSocket clients', () => {
       for (const { id, follower } of followers) {
         const stored = await stack.db.jobEvent.findMany({ where: { jobId: id }, orderBy: { seq: 'asc' } });
         assert.deepEqual(follower.outOfOrder, [], `${id}: every message carried the next seq`);
-        assert.deepEqual(follower.events.map((e) => e.seq), stored.map((e) => e.seq), `${id}: the client saw the whole stored stream`);
-        assert.deepEqual(follower.events.map((e) => [e.type, e.data]), stored.map((e) => [e.type, e.data]), `${id}: the same events`);
+        assert.deepEqual(
+          follower.events.map((e) => e.seq),
+          stored.map((e) => e.seq),
+          `${id}: the client saw the whole stored stream`,
+        );
+        assert.deepEqual(
+          follower.events.map((e) => [e.type, e.data]),
+          stored.map((e) => [e.type, e.data]),
+          `${id}: the same events`,
+        );
       }
       for (const { id, follower } of [...openAtFirst, ...openAtSecond]) {
         assert.ok(follower.interruptions.length >= 1, `${id}: a client connected at a restart was cut off and came back`);
       }
-      console.log(`clients cut off: ${openAtFirst.length} at the SIGTERM restart, ${openAtSecond.length} at the SIGKILL restart; close codes ${JSON.stringify(followers.map((f) => f.follower.interruptions))}`);
+      console.log(
+        `clients cut off: ${openAtFirst.length} at the SIGTERM restart, ${openAtSecond.length} at the SIGKILL restart; close codes ${JSON.stringify(followers.map((f) => f.follower.interruptions))}`,
+      );
       assert.ok(openAtFirst.length >= 2 && openAtSecond.length >= 2, 'each restart cut off live clients');
 
       const summaries = await checkInvariants({ ...stack, url }, ids);

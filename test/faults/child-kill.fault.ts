@@ -3,7 +3,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startStack, type Stack } from '../support/stack.js';
-import { alive, assertResumedAfter, childPid, describeJobs, FAULT_ENV, flatEvents, midDistillation, smallJob, submitAll, untilAllTerminal, untilEvent } from './harness.js';
+import {
+  alive,
+  assertResumedAfter,
+  childPid,
+  describeJobs,
+  FAULT_ENV,
+  flatEvents,
+  midDistillation,
+  smallJob,
+  submitAll,
+  untilAllTerminal,
+  untilEvent,
+} from './harness.js';
 import { checkInvariants } from './invariants.js';
 
 describe('fault: the training child is killed mid-epoch', () => {
@@ -32,7 +44,11 @@ describe('fault: the training child is killed mid-epoch', () => {
     await untilAllTerminal(stack.url, [distilling!, teacher!, untouched!]);
     const summaries = await checkInvariants(stack, [distilling!, teacher!, untouched!]);
     console.log(describeJobs(summaries));
-    assert.deepEqual(summaries.map((s) => s.attempts), [2, 2, 1], 'one retry per killed child, none for the other job');
+    assert.deepEqual(
+      summaries.map((s) => s.attempts),
+      [2, 2, 1],
+      'one retry per killed child, none for the other job',
+    );
     assert.ok(!alive(pidA) && !alive(pidB), 'the killed children are gone');
 
     // The crash is named, and the retry of A resumed after its checkpoint instead of starting over.

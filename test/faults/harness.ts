@@ -8,12 +8,8 @@ import { isTerminal } from '../../src/jobs/status.js';
 import { request, waitFor } from '../support/http.js';
 import type { WorkerProcess } from '../support/stack.js';
 
-/**
- * Settings every fault stack runs with. The in-process API shares its event loop with the test itself
- * (tfjs loading models for the invariants, on a loaded machine): its overload check would answer 503
- * `overloaded` for the test's own pauses, so it is off here; the scenarios test faults, not load.
- */
-export const FAULT_ENV = { JOB_ATTEMPTS: '3', MAX_EVENT_LOOP_DELAY_MS: '0' } as const;
+/** Settings every fault stack runs with (overload shedding is off in every test stack: see startStack). */
+export const FAULT_ENV = { JOB_ATTEMPTS: '3' } as const;
 
 /** A job of a few seconds that trains its teacher, then distils: a kill can land in either phase. */
 export function smallJob(name: string, studentEpochs = 3) {
@@ -39,10 +35,15 @@ export async function submitAll(url: string, bodies: object[]): Promise<string[]
 }
 
 export async function untilTerminal(url: string, id: string, timeoutMs = 240_000): Promise<{ status: string; attempts: number; error?: { code: string } }> {
-  return waitFor(`job ${id} to end`, async () => {
-    const job = await request(url, 'GET', `/v1/jobs/${id}`).catch(() => undefined);
-    return job?.status === 200 && isTerminal(job.body.status) && job.body;
-  }, timeoutMs, 250);
+  return waitFor(
+    `job ${id} to end`,
+    async () => {
+      const job = await request(url, 'GET', `/v1/jobs/${id}`).catch(() => undefined);
+      return job?.status === 200 && isTerminal(job.body.status) && job.body;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 export async function untilAllTerminal(url: string, ids: string[], timeoutMs = 300_000): Promise<void> {
@@ -57,15 +58,22 @@ export interface StoredEvent {
 
 /** Polls Postgres (not the API: it may be the thing under test) until a stored event of the job matches. */
 export async function untilEvent(db: Db, jobId: string, match: (e: StoredEvent) => boolean, what: string, timeoutMs = 180_000): Promise<StoredEvent> {
-  return waitFor(`${jobId}: ${what}`, async () => {
-    const rows = await db.jobEvent.findMany({ where: { jobId }, orderBy: { seq: 'asc' } });
-    return rows.map((r) => ({ seq: r.seq, type: r.type, data: r.data as Record<string, unknown> })).find(match);
-  }, timeoutMs, 100);
+  return waitFor(
+    `${jobId}: ${what}`,
+    async () => {
+      const rows = await db.jobEvent.findMany({ where: { jobId }, orderBy: { seq: 'asc' } });
+      return rows.map((r) => ({ seq: r.seq, type: r.type, data: r.data as Record<string, unknown> })).find(match);
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 /** A batch's metrics while distilling, after the given epoch's checkpoint: the job is mid-epoch. */
-export const midDistillation = (afterEpoch = 1) => (e: StoredEvent) =>
-  e.type === 'metrics' && e.data.phase === 'distilling' && Number(e.data.epoch) > afterEpoch;
+export const midDistillation =
+  (afterEpoch = 1) =>
+  (e: StoredEvent) =>
+    e.type === 'metrics' && e.data.phase === 'distilling' && Number(e.data.epoch) > afterEpoch;
 
 /** The pid of the training child a worker forked for this attempt of the job. */
 export async function childPid(worker: WorkerProcess, jobId: string, attempt = 1): Promise<number> {
@@ -75,8 +83,12 @@ export async function childPid(worker: WorkerProcess, jobId: string, attempt = 1
 
 /** Which of the workers started the job's first attempt (the other one did not). */
 export async function workerRunning(workers: WorkerProcess[], jobId: string, timeoutMs = 180_000): Promise<WorkerProcess> {
-  return waitFor(`a worker to start ${jobId}`, async () =>
-    workers.find((w) => w.logs.some((l) => l.jobId === jobId && l.msg === 'training child started')), timeoutMs, 100);
+  return waitFor(
+    `a worker to start ${jobId}`,
+    async () => workers.find((w) => w.logs.some((l) => l.jobId === jobId && l.msg === 'training child started')),
+    timeoutMs,
+    100,
+  );
 }
 
 export function alive(pid: number): boolean {

@@ -78,13 +78,21 @@ async function checkJob(target: InvariantTarget, queue: Queue, id: string, expec
   assert.ok(allowed.includes(job.status), `${id}: expected ${allowed.join(' or ')}, got ${job.status} (error ${JSON.stringify(job.error)})`);
 
   // 3. No gap, no duplicate.
-  assert.deepEqual(events.map((e) => e.seq), events.map((_, i) => i + 1), `${where}: seq 1..n`);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    `${where}: seq 1..n`,
+  );
   assert.equal(events.length, job.lastEventSeq, `${id}: last_event_seq counts the stored events`);
   assert.equal(statuses[0]?.status, 'queued', `${where}: the first event is the queued status`);
 
   // 4. Attempts in order.
   const running = statuses.filter((s) => s.status === 'running').map((s) => s.attempt);
-  assert.deepEqual(running, running.map((_, i) => i + 1), `${where}: running events name attempts 1..n`);
+  assert.deepEqual(
+    running,
+    running.map((_, i) => i + 1),
+    `${where}: running events name attempts 1..n`,
+  );
   assert.equal(running.length, job.attempts, `${where}: one running event per attempt (job.attempts ${job.attempts})`);
 
   // 5. The result, written once.
@@ -95,7 +103,11 @@ async function checkJob(target: InvariantTarget, queue: Queue, id: string, expec
     assert.ok(resultAttempt && resultAttempt <= job.attempts, `${where}: the success names its attempt`);
     assert.ok(job.result, `${id}: a succeeded job has a result`);
     assert.equal(new Set(artifacts.map((a) => `${a.kind}/${a.file}`)).size, artifacts.length, `${id}: one row per artifact file`);
-    for (const kind of ['student', 'report']) assert.ok(artifacts.some((a) => a.kind === kind), `${id}: ${kind} artifact stored`);
+    for (const kind of ['student', 'report'])
+      assert.ok(
+        artifacts.some((a) => a.kind === kind),
+        `${id}: ${kind} artifact stored`,
+      );
     for (const a of artifacts) {
       assert.ok(a.storageKey.startsWith(`jobs/${id}/attempts/${resultAttempt}/`), `${id}: artifact ${a.storageKey} belongs to attempt ${resultAttempt}`);
       const bytes = await readFile(join(target.config.ARTIFACT_DIR, ...a.storageKey.split('/')));
@@ -106,7 +118,11 @@ async function checkJob(target: InvariantTarget, queue: Queue, id: string, expec
     const stored = JSON.parse(await readFile(join(target.config.ARTIFACT_DIR, ...report.storageKey.split('/')), 'utf8'));
     assert.deepEqual(stored, job.result, `${id}: report.json is the job's result`);
     for (const kind of new Set(artifacts.filter((a) => a.file === 'model.json').map((a) => a.kind))) {
-      await assertLoads(target.config.ARTIFACT_DIR, artifacts.filter((a) => a.kind === kind), `${id} ${kind}`);
+      await assertLoads(
+        target.config.ARTIFACT_DIR,
+        artifacts.filter((a) => a.kind === kind),
+        `${id} ${kind}`,
+      );
     }
   } else {
     assert.equal(artifacts.length, 0, `${id}: a ${job.status} job has no artifacts`);

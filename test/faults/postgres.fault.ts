@@ -62,7 +62,9 @@ describe('fault: Postgres restarted while a job runs', () => {
     const upAt = Date.now();
 
     await waitFor('the API to answer again', async () => (await request(stack.url, 'GET', `/v1/jobs/${running}`)).status === 200, 30_000, 200);
-    console.log(`Postgres down ${((upAt - downAt) / 1000).toFixed(1)} s; the API answered again ${((Date.now() - upAt) / 1000).toFixed(1)} s after it came back`);
+    console.log(
+      `Postgres down ${((upAt - downAt) / 1000).toFixed(1)} s; the API answered again ${((Date.now() - upAt) / 1000).toFixed(1)} s after it came back`,
+    );
     assert.equal((await request(stack.url, 'GET', '/readyz')).status, 200);
 
     await untilAllTerminal(stack.url, ids);
@@ -70,7 +72,10 @@ describe('fault: Postgres restarted while a job runs', () => {
     // Every job succeeds, the one that ran through the outage included: its writes were retried.
     const summaries = await checkInvariants(stack, ids);
     console.log(describeJobs(summaries));
-    assert.ok(stack.workers[0]!.logs.some((l) => l.jobId === running && l.msg === 'database write failed: retrying'), 'the worker retried a write during the outage');
+    assert.ok(
+      stack.workers[0]!.logs.some((l) => l.jobId === running && l.msg === 'database write failed: retrying'),
+      'the worker retried a write during the outage',
+    );
   });
 
   test('one write fails as on a dropped connection (57P01) while Postgres stays up: no job lost, one terminal state each, the job succeeds in its first attempt', async () => {
@@ -96,7 +101,9 @@ describe('fault: Postgres restarted while a job runs', () => {
       const fired = await admin.query('SELECT is_called FROM fault_once');
       assert.equal(fired.rows[0]?.is_called, true, 'the injected failure happened');
     } finally {
-      await admin.query('DROP TRIGGER IF EXISTS inject_fault ON job_events; DROP FUNCTION IF EXISTS inject_fault(); DROP SEQUENCE IF EXISTS fault_once;').catch(() => {});
+      await admin
+        .query('DROP TRIGGER IF EXISTS inject_fault ON job_events; DROP FUNCTION IF EXISTS inject_fault(); DROP SEQUENCE IF EXISTS fault_once;')
+        .catch(() => {});
       await admin.end();
     }
     console.log(`the worker on the job: ${story(stack.workers[0]!, target)}`);

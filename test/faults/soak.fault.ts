@@ -47,7 +47,10 @@ describe('soak: 50 jobs back to back through one worker', () => {
     const pid = worker.process.pid!;
     const fds = async () => (await readdir(`/proc/${pid}/fd`)).length;
     const started = Date.now();
-    const ids = await submitAll(stack.url, Array.from({ length: JOBS }, (_, i) => tinyJob(i)));
+    const ids = await submitAll(
+      stack.url,
+      Array.from({ length: JOBS }, (_, i) => tinyJob(i)),
+    );
 
     // One sample of the worker after each job ends (the job's child is gone by then, or going).
     const samples: { rss: number; fds: number }[] = [];
@@ -82,10 +85,16 @@ describe('soak: 50 jobs back to back through one worker', () => {
     const tensors = worker.logs.filter((l) => l.msg === 'training child ended').map((l) => l.tensors as number);
     assert.equal(tensors.length, JOBS, 'every child reported its tensors at the end');
     console.log(`tfjs tensors left at the end of each job: ${[...new Set(tensors)].join(', ')}`);
-    assert.ok(median(tensors.slice(-10)) <= median(tensors.slice(0, 10)), `tensors left grew from ${median(tensors.slice(0, 10))} to ${median(tensors.slice(-10))}`);
+    assert.ok(
+      median(tensors.slice(-10)) <= median(tensors.slice(0, 10)),
+      `tensors left grew from ${median(tensors.slice(0, 10))} to ${median(tensors.slice(-10))}`,
+    );
     assert.ok(Math.max(...tensors) - Math.min(...tensors) <= TENSOR_SPREAD, `tensors left vary from ${Math.min(...tensors)} to ${Math.max(...tensors)}`);
 
     const summaries = await checkInvariants(stack, ids);
-    assert.ok(summaries.every((s) => s.attempts === 1), 'no job needed a retry');
+    assert.ok(
+      summaries.every((s) => s.attempts === 1),
+      'no job needed a retry',
+    );
   });
 });

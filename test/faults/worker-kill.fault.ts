@@ -5,7 +5,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../support/http.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { alive, assertResumedAfter, childPid, describeJobs, FAULT_ENV, flatEvents, midDistillation, smallJob, submitAll, untilAllTerminal, untilEvent, workerRunning } from './harness.js';
+import {
+  alive,
+  assertResumedAfter,
+  childPid,
+  describeJobs,
+  FAULT_ENV,
+  flatEvents,
+  midDistillation,
+  smallJob,
+  submitAll,
+  untilAllTerminal,
+  untilEvent,
+  workerRunning,
+} from './harness.js';
 import { checkInvariants } from './invariants.js';
 
 describe('fault: a worker process is killed mid-job', () => {
@@ -31,7 +44,13 @@ describe('fault: a worker process is killed mid-job', () => {
     // The child notices its parent is gone (IPC disconnect) and exits: no orphan keeps training.
     await waitFor('the orphaned training child to exit', async () => !alive(pid), 15_000, 100);
 
-    const retried = await untilEvent(stack.db, victim, (e) => e.type === 'status' && e.data.status === 'running' && e.data.attempt === 2, 'attempt 2 on the other worker', 240_000);
+    const retried = await untilEvent(
+      stack.db,
+      victim,
+      (e) => e.type === 'status' && e.data.status === 'running' && e.data.attempt === 2,
+      'attempt 2 on the other worker',
+      240_000,
+    );
     const takeover = Math.round((Date.now() - killedAt) / 1000);
     console.log(`the killed worker's job was taken over after ~${takeover} s (lock 30 s + stalled-job check)`);
     assert.ok(retried);
@@ -40,7 +59,11 @@ describe('fault: a worker process is killed mid-job', () => {
     const summaries = await checkInvariants(stack, ids);
     console.log(describeJobs(summaries));
     assert.equal(summaries[0]!.attempts, 2, 'the killed attempt and the one that took over');
-    assert.deepEqual(summaries.slice(1).map((s) => s.attempts), [1, 1], 'the other jobs ran once');
+    assert.deepEqual(
+      summaries.slice(1).map((s) => s.attempts),
+      [1, 1],
+      'the other jobs ran once',
+    );
 
     assertResumedAfter(await flatEvents(stack.db, victim), 2, Number(checkpoint.data.epoch));
   });

@@ -5,7 +5,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../support/http.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { alive, assertResumedAfter, childPid, describeJobs, FAULT_ENV, flatEvents, midDistillation, smallJob, submitAll, untilAllTerminal, untilEvent, workerRunning } from './harness.js';
+import {
+  alive,
+  assertResumedAfter,
+  childPid,
+  describeJobs,
+  FAULT_ENV,
+  flatEvents,
+  midDistillation,
+  smallJob,
+  submitAll,
+  untilAllTerminal,
+  untilEvent,
+  workerRunning,
+} from './harness.js';
 import { checkInvariants } from './invariants.js';
 
 describe('fault: a worker is stopped with SIGTERM mid-job', () => {
@@ -38,14 +51,26 @@ describe('fault: a worker is stopped with SIGTERM mid-job', () => {
     const summaries = await checkInvariants(stack, ids);
     console.log(describeJobs(summaries));
     assert.equal(summaries[0]!.attempts, 2, 'one more attempt, on the other worker');
-    assert.deepEqual(summaries.slice(1).map((s) => s.attempts), [1, 1]);
+    assert.deepEqual(
+      summaries.slice(1).map((s) => s.attempts),
+      [1, 1],
+    );
 
     const events = await flatEvents(stack.db, victim);
     const statuses = events.filter((e) => e.type === 'status').map((e) => [e.status, e.reason ?? e.attempt ?? null]);
-    assert.deepEqual(statuses, [['queued', null], ['running', 1], ['queued', 'worker_shutdown'], ['running', 2], ['succeeded', 2]]);
+    assert.deepEqual(statuses, [
+      ['queued', null],
+      ['running', 1],
+      ['queued', 'worker_shutdown'],
+      ['running', 2],
+      ['succeeded', 2],
+    ]);
     // Resumed from the last checkpoint recorded before the stop, at the next distillation epoch.
     const second = events.findIndex((e) => e.type === 'status' && e.status === 'running' && e.attempt === 2);
-    const last = events.slice(0, second).filter((e) => e.type === 'checkpoint').at(-1);
+    const last = events
+      .slice(0, second)
+      .filter((e) => e.type === 'checkpoint')
+      .at(-1);
     assert.equal(last?.phase, 'distilling');
     assertResumedAfter(events, 2, Number(last.epoch));
     const firstEpoch = events.slice(second).find((e) => e.type === 'epoch' && e.phase === 'distilling');

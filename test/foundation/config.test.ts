@@ -30,12 +30,14 @@ describe('loadConfig', () => {
   const bad: [string, string, RegExp][] = [
     ['PORT', 'abc', /an integer/],
     ['PORT', '70000', /<= 65535/],
-    ['TRAINING_BACKEND', 'gpu', /one of auto, tensorflow-gpu, tensorflow, wasm, cpu/],
+    ['TRAINING_BACKEND', 'gpu', /one of auto, tensorflow-gpu, tensorflow, wasm-blas, wasm, cpu/],
     ['LOG_LEVEL', 'loud', /one of fatal/],
     ['DATABASE_URL', 'mysql://x', /postgres/],
     ['REDIS_URL', 'localhost:6379', /redis/],
     ['WORKER_CONCURRENCY', '0', />= 1/],
     ['QUEUE_NAME', 'a b', /matching/],
+    ['PUBLIC_URL', 'distill.example.com', /matching/],
+    ['LOG_FORMAT', 'xml', /one of auto, json, pretty/],
   ];
   for (const [name, value, allowed] of bad) {
     it(`refuses ${name}=${value}, naming the variable and what is allowed`, () => {
@@ -52,10 +54,13 @@ describe('loadConfig', () => {
   }
 
   it('names every bad variable at once', () => {
-    assert.throws(() => loadConfig({ PORT: 'abc', TRAINING_BACKEND: 'gpu', WORKERS: '-1' }), (err: Error) => {
-      for (const name of ['PORT', 'TRAINING_BACKEND', 'WORKERS']) assert.match(err.message, new RegExp(`${name}=`));
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ PORT: 'abc', TRAINING_BACKEND: 'gpu', WORKERS: '-1' }),
+      (err: Error) => {
+        for (const name of ['PORT', 'TRAINING_BACKEND', 'WORKERS']) assert.match(err.message, new RegExp(`${name}=`));
+        return true;
+      },
+    );
   });
 });
 

@@ -18,7 +18,7 @@ const database = freshDatabase();
 /** The real API (startServer: its own Prisma pool and Redis connection) on a free port. */
 async function serve(env: { DATABASE_URL?: string; REDIS_URL?: string } = {}): Promise<RunningServer> {
   const config = loadConfig({ DATABASE_URL: await database, REDIS_URL, ...env, PORT: '0', LOG_LEVEL: 'silent' });
-  const server = await startServer(config, createLogger('silent'));
+  const server = await startServer(config, createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' }));
   after(() => server.close());
   return server;
 }

@@ -44,7 +44,11 @@ describe('migrations', () => {
     assert.deepEqual(second, { applied: [], alreadyApplied: names });
 
     const rows = await query<MigrationRow>(url, 'SELECT * FROM _prisma_migrations ORDER BY migration_name');
-    assert.deepEqual(rows.map((r) => r.migration_name), names, 'one row per migration, none added by the second run');
+    assert.deepEqual(
+      rows.map((r) => r.migration_name),
+      names,
+      'one row per migration, none added by the second run',
+    );
     for (const row of rows) {
       const sql = readFileSync(join(MIGRATIONS_DIR, row.migration_name, 'migration.sql'), 'utf8');
       assert.equal(row.checksum, createHash('sha256').update(sql).digest('hex'), 'checksum is the SHA-256 of migration.sql');
@@ -144,28 +148,40 @@ describe('drift between schema.prisma and the migrations', () => {
 
   const cases: [string, string | RegExp, string, string[]][] = [
     ['a field added', 'model Tenant {', 'model Tenant {\n  extra String', ['missing in the database: column tenants.extra text not null']],
-    ['a field made required', /(\n\s+phase\s+)String\?/, '$1String', [
-      'missing in the database: column jobs.phase text not null',
-      'not in schema.prisma: column jobs.phase text',
-    ]],
-    ['a field retyped', /(\n\s+attempts\s+)Int /, '$1BigInt ', [
-      'missing in the database: column jobs.attempts int8 not null',
-      'not in schema.prisma: column jobs.attempts int4 not null',
-    ]],
-    ['an enum value added', /(enum JobPriority \{\s+low)/, '$1\n  urgent', [
-      'missing in the database: enum "JobPriority" (low, urgent, normal, high)',
-      'not in schema.prisma: enum "JobPriority" (low, normal, high)',
-    ]],
+    [
+      'a field made required',
+      /(\n\s+phase\s+)String\?/,
+      '$1String',
+      ['missing in the database: column jobs.phase text not null', 'not in schema.prisma: column jobs.phase text'],
+    ],
+    [
+      'a field retyped',
+      /(\n\s+attempts\s+)Int /,
+      '$1BigInt ',
+      ['missing in the database: column jobs.attempts int8 not null', 'not in schema.prisma: column jobs.attempts int4 not null'],
+    ],
+    [
+      'an enum value added',
+      /(enum JobPriority \{\s+low)/,
+      '$1\n  urgent',
+      ['missing in the database: enum "JobPriority" (low, urgent, normal, high)', 'not in schema.prisma: enum "JobPriority" (low, normal, high)'],
+    ],
     ['an index added', '  @@index([status])\n', '  @@index([status])\n  @@index([createdAt])\n', ['missing in the database: index jobs(created_at)']],
-    ['a delete rule changed', 'onDelete: SetNull', 'onDelete: Cascade', [
-      'missing in the database: foreign key models(source_job_id) -> jobs(id) on delete Cascade',
-      'not in schema.prisma: foreign key models(source_job_id) -> jobs(id) on delete SetNull',
-    ]],
-    ['a model added', 'enum JobStatus {', 'model Extra {\n  id String @id\n}\n\nenum JobStatus {', [
-      'missing in the database: column Extra.id text not null',
-      'missing in the database: primary key Extra(id)',
-      'missing in the database: table Extra',
-    ]],
+    [
+      'a delete rule changed',
+      'onDelete: SetNull',
+      'onDelete: Cascade',
+      [
+        'missing in the database: foreign key models(source_job_id) -> jobs(id) on delete Cascade',
+        'not in schema.prisma: foreign key models(source_job_id) -> jobs(id) on delete SetNull',
+      ],
+    ],
+    [
+      'a model added',
+      'enum JobStatus {',
+      'model Extra {\n  id String @id\n}\n\nenum JobStatus {',
+      ['missing in the database: column Extra.id text not null', 'missing in the database: primary key Extra(id)', 'missing in the database: table Extra'],
+    ],
   ];
   for (const [what, from, to, expected] of cases) {
     it(`fails on ${what} without a migration`, async () => {

@@ -39,6 +39,8 @@ async function startUp(name: string): Promise<Started> {
     WORKERS: '1',
     QUEUE_NAME: queue,
     ARTIFACT_DIR: artifacts,
+    // Not under test here, and on a loaded machine a just-started API's lag would make /readyz 503 `overloaded`.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
   });
   const startedLine = (command: string) => (l: LogLine) => l.service === 'up' && l.msg === 'started' && l.command === command;
   // pino writes the supervisor's pid first and the child's (the message's `pid`) after it: JSON.parse keeps the last.
@@ -54,7 +56,10 @@ async function startUp(name: string): Promise<Started> {
 describe('distill up', () => {
   it('migrates, starts the API and a worker, and SIGTERM stops them all, leaving no process behind', async () => {
     const { up, apiPid, workerPid, url } = await startUp('sigterm');
-    assert.ok(up.logs().some((l) => l.service === 'up' && /migration\(s\) applied/.test(l.msg ?? '')), up.output());
+    assert.ok(
+      up.logs().some((l) => l.service === 'up' && /migration\(s\) applied/.test(l.msg ?? '')),
+      up.output(),
+    );
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 200, await ready.text());
     assert.ok(processAlive(apiPid) && processAlive(workerPid));

@@ -22,7 +22,11 @@ registerRunCommand(program);
 await program.parseAsync(process.argv.slice(1), { from: 'user' });
 `;
 function distillRun(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', harness, 'run', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', harness, 'run', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 function specFile(name: string, body: unknown): string {
@@ -50,11 +54,52 @@ describe('distill run', () => {
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')), report);
 
     // The written teacher can be given to the next job, as a file.
-    const given = specFile('given.json', { ...tinySpec({ distillation: { baseline: false } }), teacher: { model_id: `file:${join(out, 'teacher')}` }, seed: 3 });
+    const given = specFile('given.json', {
+      ...tinySpec({ distillation: { baseline: false } }),
+      teacher: { model_id: `file:${join(out, 'teacher')}` },
+      seed: 3,
+    });
     const second = distillRun(given, '--backend', 'wasm');
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^model +test acc/m);
     assert.match(second.stdout, /teacher–student agreement/);
+  });
+
+  it('takes an ONNX teacher as file:MODEL.onnx with its declared input; a bad declaration or hint transfer exits 2 naming it', () => {
+    const fixture = JSON.parse(readFileSync(join(root, 'test/fixtures/onnx/mnist-cnn.json'), 'utf8'));
+    const onnx = `file:${join(root, 'test/fixtures/onnx/mnist-cnn.onnx')}`;
+    const job = (teacher: string, distillation: object = { baseline: false }) =>
+      specFile('onnx.json', {
+        dataset: { source: 'builtin:mnist', limit: { train: 100 } },
+        teacher: { model_id: teacher },
+        student: { model: { preset: 'mlp-tiny', input_shape: [14, 14, 1] }, training: { epochs: 2, batch_size: 32 } },
+        distillation,
+        seed: fixture.seed,
+      });
+    const r = distillRun(job(`${onnx}?layout=nchw&mean=${fixture.mean[0]}&std=${fixture.std[0]}`), '--json', '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.teacher.origin, 'given');
+    assert.ok(
+      Math.abs(report.teacher.test_accuracy - fixture.test_accuracy) <= 0.001,
+      `teacher ${report.teacher.test_accuracy}: what the export script printed`,
+    );
+
+    for (const [query, named] of [
+      ['layout=chw', /layout must be nchw or nhwc/],
+      ['std=0', /std must be positive numbers/],
+      ['colour=rgb', /unknown field colour/],
+    ] as const) {
+      const bad = distillRun(job(`${onnx}?${query}`), '--backend', 'wasm');
+      assert.equal(bad.code, 2, `${query}: ${bad.stderr}`);
+      assert.match(bad.stderr, named);
+    }
+    const missing = distillRun(job('file:/nonexistent/model.onnx'), '--backend', 'wasm');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read the teacher model \/nonexistent\/model\.onnx/);
+    const hint = distillRun(job(onnx, { method: ['logits', 'hint'], hint: { pairs: [{ student: 'hidden', teacher: 'conv1' }] } }), '--backend', 'wasm');
+    assert.equal(hint.code, 2, hint.stderr);
+    assert.match(hint.stderr, /\/distillation\/hint\/pairs\/0\/teacher: hint transfer needs a tfjs teacher/);
   });
 
   it('exits non-zero naming the field of a bad spec', () => {

@@ -22,7 +22,11 @@ function idx(dims: number[], data: number[], type = 0x08): Uint8Array {
   out.set(data, header.length);
   return out;
 }
-const images = (n: number) => idx([n, 2, 2], Array.from({ length: n * 4 }, (_, i) => (i * 37) % 256));
+const images = (n: number) =>
+  idx(
+    [n, 2, 2],
+    Array.from({ length: n * 4 }, (_, i) => (i * 37) % 256),
+  );
 const labels = (values: number[]) => idx([values.length], values);
 
 function rejects(fn: () => unknown, code: string, mentions: RegExp) {

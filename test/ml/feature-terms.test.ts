@@ -26,7 +26,19 @@ const stored = (shape: number[], data: number[]) => ({ name: 'x', shape, dtype: 
 describe('attention transfer', () => {
   // One sample, a 2×2 map of 2 channels. Per position (row-major) the channels are
   // (1,2), (0,1), (2,0), (1,1): Σ_c A² = 5, 1, 4, 2, and ‖(5,1,4,2)‖ = √46.
-  const features = () => tf.tensor4d([[[[1, 2], [0, 1]], [[2, 0], [1, -1]]]]);
+  const features = () =>
+    tf.tensor4d([
+      [
+        [
+          [1, 2],
+          [0, 1],
+        ],
+        [
+          [2, 0],
+          [1, -1],
+        ],
+      ],
+    ]);
   const MAP = [5, 1, 4, 2].map((v) => v / Math.sqrt(46));
 
   it('the map is the channel-wise sum of squares, flattened and L2-normalised', () => {
@@ -47,10 +59,17 @@ describe('attention transfer', () => {
 
   it('a teacher map of twice the size is averaged over 2×2 blocks before normalising', () => {
     // 4×4 one-channel map with energies 1..16 (squares of √k); its 2×2 block means are 3.5, 5.5, 11.5, 13.5.
-    const big = tf.tensor4d(Array.from({ length: 16 }, (_, k) => Math.sqrt(k + 1)), [1, 4, 4, 1]);
+    const big = tf.tensor4d(
+      Array.from({ length: 16 }, (_, k) => Math.sqrt(k + 1)),
+      [1, 4, 4, 1],
+    );
     const means = [3.5, 5.5, 11.5, 13.5];
     const norm = Math.sqrt(means.reduce((s, v) => s + v * v, 0));
-    close(values(attentionMap(big, [2, 2])), means.map((v) => v / norm), 'resized map');
+    close(
+      values(attentionMap(big, [2, 2])),
+      means.map((v) => v / norm),
+      'resized map',
+    );
     big.dispose();
   });
 });
@@ -62,8 +81,14 @@ describe('hints', () => {
     const p = new Projections([plan], 1);
     // W = [[1,0,1],[0,1,1]], b = (0,0,1): (x1, x2) ↦ (x1, x2, x1 + x2 + 1).
     p.write([stored([2, 3], [1, 0, 1, 0, 1, 1]), stored([3], [0, 0, 1])]);
-    const student = tf.tensor2d([[1, 2], [0, -1]]);
-    const teacher = tf.tensor2d([[1, 1, 1], [0, 0, 0]]);
+    const student = tf.tensor2d([
+      [1, 2],
+      [0, -1],
+    ]);
+    const teacher = tf.tensor2d([
+      [1, 1, 1],
+      [0, 0, 0],
+    ]);
     const projected = p.apply(0, student);
     close(Array.from(projected.dataSync()), [1, 2, 4, 0, -1, 0], 'projection');
     // Squared differences: (0,1,9) and (0,1,0): mean 11/6.
@@ -77,7 +102,14 @@ describe('hints', () => {
     assert.ok(typeof plan !== 'string' && plan.kind === 'conv1x1');
     const p = new Projections([plan], 1);
     p.write([stored([2, 1], [2, -1]), stored([1], [0.5])]); // c ↦ 2·c0 − c1 + 0.5
-    const student = tf.tensor4d([[[[1, 1], [3, 2]]]]);
+    const student = tf.tensor4d([
+      [
+        [
+          [1, 1],
+          [3, 2],
+        ],
+      ],
+    ]);
     const projected = p.apply(0, student);
     assert.deepEqual(projected.shape, [1, 1, 2, 1]);
     close(Array.from(projected.dataSync()), [1.5, 4.5], 'projection');
@@ -102,7 +134,7 @@ describe('several teachers', () => {
   const b = () => tf.tensor2d([[0, 0]]);
   const soft = (weights: number[], T: number) => tf.tidy(() => values(tf.exp(ensembleLogProbs([a(), b()], weights, T))));
 
-  it('soft targets are the mean of the teachers\' softmax outputs', () => {
+  it("soft targets are the mean of the teachers' softmax outputs", () => {
     close(soft([1, 1], 1), [(0.75 + 0.5) / 2, (0.25 + 0.5) / 2], 'T = 1');
     const pA = [Math.sqrt(3) / (Math.sqrt(3) + 1), 1 / (Math.sqrt(3) + 1)]; // softmax((ln 3, 0)/2)
     close(soft([1, 1], 2), [(pA[0]! + 0.5) / 2, (pA[1]! + 0.5) / 2], 'T = 2');
@@ -111,6 +143,10 @@ describe('several teachers', () => {
   it('weights are normalised; a zero weight drops a teacher; one teacher is its own softmax', () => {
     close(soft([3, 1], 1), [0.75 * 0.75 + 0.25 * 0.5, 0.75 * 0.25 + 0.25 * 0.5], 'weights 3:1');
     close(soft([0, 2], 1), [0.5, 0.5], 'weights 0:2');
-    close(tf.tidy(() => values(tf.exp(ensembleLogProbs([a()], [1], 1)))), [0.75, 0.25], 'one teacher');
+    close(
+      tf.tidy(() => values(tf.exp(ensembleLogProbs([a()], [1], 1)))),
+      [0.75, 0.25],
+      'one teacher',
+    );
   });
 });

@@ -8,7 +8,13 @@ export function tinySpec(overrides: Partial<EngineSpec> = {}): EngineSpec {
   return {
     dataset: { source: 'builtin:synthetic', options: { samples: 400, features: 16, classes: 4 } },
     teacher: {
-      model: { layers: [{ type: 'dense', units: 32, activation: 'relu' }, { type: 'dropout', rate: 0.2 }, { type: 'dense', units: 4 }] },
+      model: {
+        layers: [
+          { type: 'dense', units: 32, activation: 'relu' },
+          { type: 'dropout', rate: 0.2 },
+          { type: 'dense', units: 4 },
+        ],
+      },
       training: { epochs: 2, batch_size: 32, learning_rate: 0.01 },
     },
     student: { model: { preset: 'mlp-tiny' }, training: { epochs: 2, batch_size: 32, learning_rate: 0.01 } },

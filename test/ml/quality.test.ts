@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initBackend } from '../../src/ml/backend/index.js';
-import { runJob } from '../../src/ml/run-job.js';
+import { runJob } from '../../src/ml/index.js';
 import type { EngineSpec } from '../../src/ml/spec.js';
 
 before(async () => {
@@ -16,7 +16,10 @@ describe('learning quality', () => {
     // bilinearly from the teacher's 28×28), the CNN student 14×14.
     const spec: EngineSpec = {
       dataset: { source: 'builtin:mnist', limit: { train: 2000, test: 1000 } },
-      teacher: { model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 10 }] }, training: { epochs: 4, batch_size: 64 } },
+      teacher: {
+        model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 10 }] },
+        training: { epochs: 4, batch_size: 64 },
+      },
       student: { model: { preset: 'mlp-tiny', input_shape: [16, 16, 1] }, training: { epochs: 6, batch_size: 64, learning_rate: 0.005 } },
     };
     const mlp = await runJob(spec, { onEvent() {} });
@@ -25,9 +28,14 @@ describe('learning quality', () => {
     assert.deepEqual(mlp.report.student.input_shape, [16, 16, 1]);
     assert.ok(mlp.report.teacher_student_agreement > 0.8);
 
-    const cnn = await runJob({ ...spec, student: { model: { preset: 'cnn-student', input_shape: [14, 14, 1] }, training: { epochs: 4, batch_size: 64, learning_rate: 0.005 } } }, { onEvent() {} });
+    const cnn = await runJob(
+      { ...spec, student: { model: { preset: 'cnn-student', input_shape: [14, 14, 1] }, training: { epochs: 4, batch_size: 64, learning_rate: 0.005 } } },
+      { onEvent() {} },
+    );
     assert.ok(cnn.report.student.test_accuracy > 0.8, `14×14 CNN student ${cnn.report.student.test_accuracy}`);
-    t.diagnostic(`teacher ${mlp.report.teacher.test_accuracy}, MLP student ${mlp.report.student.test_accuracy}, CNN student ${cnn.report.student.test_accuracy}`);
+    t.diagnostic(
+      `teacher ${mlp.report.teacher.test_accuracy}, MLP student ${mlp.report.student.test_accuracy}, CNN student ${cnn.report.student.test_accuracy}`,
+    );
   });
 
   it('on a small transfer set the distilled student beats its hard-label baseline', async (t) => {
@@ -40,7 +48,16 @@ describe('learning quality', () => {
       const teacherJob = await runJob(
         {
           dataset: { source: 'builtin:synthetic', options },
-          teacher: { model: { layers: [{ type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 128, activation: 'relu' }, { type: 'dense', units: 10 }] }, training: { epochs: 6, batch_size: 64, learning_rate: 0.003 } },
+          teacher: {
+            model: {
+              layers: [
+                { type: 'dense', units: 128, activation: 'relu' },
+                { type: 'dense', units: 128, activation: 'relu' },
+                { type: 'dense', units: 10 },
+              ],
+            },
+            training: { epochs: 6, batch_size: 64, learning_rate: 0.003 },
+          },
           student: { model: { preset: 'linear' }, training: { epochs: 1 } },
           seed,
         },
@@ -61,7 +78,10 @@ describe('learning quality', () => {
       const r = distilled.report;
       assert.equal(r.teacher.origin, 'given');
       assert.ok(r.teacher.test_accuracy > 0.9, `teacher ${r.teacher.test_accuracy}`);
-      assert.ok(r.student.test_accuracy > r.baseline!.test_accuracy, `seed ${seed}: distilled ${r.student.test_accuracy} vs baseline ${r.baseline!.test_accuracy}`);
+      assert.ok(
+        r.student.test_accuracy > r.baseline!.test_accuracy,
+        `seed ${seed}: distilled ${r.student.test_accuracy} vs baseline ${r.baseline!.test_accuracy}`,
+      );
       gains.push(r.distillation_gain!);
       t.diagnostic(`seed ${seed}: teacher ${r.teacher.test_accuracy}, distilled ${r.student.test_accuracy}, baseline ${r.baseline!.test_accuracy}`);
     }

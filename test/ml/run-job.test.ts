@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/ml/backend/index.js';
 import { DataError, JobCancelledError, ModelError, SpecError } from '../../src/ml/errors.js';
 import type { EpochEvent, MetricsEvent, PhaseEvent } from '../../src/ml/events.js';
-import { runJob } from '../../src/ml/run-job.js';
+import { runJob } from '../../src/ml/index.js';
 import { collect, tinySpec, weightsOf } from './helpers.js';
 
 before(async () => {
@@ -20,7 +20,10 @@ describe('runJob', () => {
     assert.deepEqual(phases, ['preparing_data', 'training_teacher', 'computing_soft_targets', 'distilling', 'training_baseline', 'evaluating', 'saving']);
 
     const epochs = events.filter((e): e is EpochEvent => e.type === 'epoch');
-    assert.deepEqual(epochs.map((e) => `${e.model}:${e.epoch}/${e.epochs}`), ['teacher:1/2', 'teacher:2/2', 'student:1/2', 'student:2/2', 'baseline:1/2', 'baseline:2/2']);
+    assert.deepEqual(
+      epochs.map((e) => `${e.model}:${e.epoch}/${e.epochs}`),
+      ['teacher:1/2', 'teacher:2/2', 'student:1/2', 'student:2/2', 'baseline:1/2', 'baseline:2/2'],
+    );
     assert.ok(epochs.every((e) => e.val_accuracy !== null && e.learning_rate === 0.01 && e.elapsed_seconds > 0));
     const metrics = events.filter((e): e is MetricsEvent => e.type === 'metrics');
     // 288 training samples / 32 = 9 steps per epoch, metrics every 3 steps: 3 per epoch per model.
@@ -28,16 +31,29 @@ describe('runJob', () => {
     assert.ok(metrics.filter((m) => m.model === 'student').every((m) => m.ce !== undefined && m.kd !== undefined && m.samples_per_second > 0));
     assert.ok(metrics.filter((m) => m.model !== 'student').every((m) => m.kd === undefined));
     const percents = events.flatMap((e) => ('progress' in e ? [e.progress.percent] : []));
-    assert.ok(percents.every((p, i) => i === 0 || p >= percents[i - 1]!), `percent must not go back: ${percents}`);
+    assert.ok(
+      percents.every((p, i) => i === 0 || p >= percents[i - 1]!),
+      `percent must not go back: ${percents}`,
+    );
     assert.ok(percents.at(-1)! > 95 && percents.at(-1)! <= 100);
 
     const r = outcome.report;
     assert.equal(r.backend, 'wasm');
-    assert.deepEqual(r.dataset, { source: 'builtin:synthetic', input_shape: [16], classes: ['class_0', 'class_1', 'class_2', 'class_3'], train_samples: 288, validation_samples: 32, test_samples: 80 });
+    assert.deepEqual(r.dataset, {
+      source: 'builtin:synthetic',
+      input_shape: [16],
+      classes: ['class_0', 'class_1', 'class_2', 'class_3'],
+      train_samples: 288,
+      validation_samples: 32,
+      test_samples: 80,
+    });
     for (const m of [r.teacher, r.student, r.baseline!]) {
       assert.ok(m.test_accuracy > 0.25, `better than chance on 4 classes: ${m.test_accuracy}`);
       assert.equal(m.per_class_accuracy.length, 4);
-      assert.equal(m.per_class_accuracy.reduce((n, c) => n + c.support, 0), 80);
+      assert.equal(
+        m.per_class_accuracy.reduce((n, c) => n + c.support, 0),
+        80,
+      );
       assert.ok(m.latency_ms_per_sample.batch_1 > 0 && m.latency_ms_per_sample.batch_256 > 0);
       assert.ok(m.bytes > m.parameters * 4);
     }
@@ -66,7 +82,10 @@ describe('runJob', () => {
     assert.equal(perBatch.report.soft_targets, 'per_batch');
     const a = new Float32Array(cached.models.student.weights.slice().buffer);
     const b = new Float32Array(perBatch.models.student.weights.slice().buffer);
-    assert.ok(a.every((v, i) => Math.abs(v - b[i]!) < 1e-4), 'student weights differ');
+    assert.ok(
+      a.every((v, i) => Math.abs(v - b[i]!) < 1e-4),
+      'student weights differ',
+    );
   });
 
   it('leaves no tensor behind, over 20 jobs in one process', async () => {
@@ -76,7 +95,10 @@ describe('runJob', () => {
     const counts: number[] = [];
     for (let i = 0; i < 20; i++) {
       const training = { epochs: 1, optimizer: optimizers[i % 3]! };
-      await runJob({ ...spec, seed: i, teacher: { model: { preset: 'mlp-tiny' }, training }, student: { model: { preset: 'linear' }, training } }, { onEvent() {} });
+      await runJob(
+        { ...spec, seed: i, teacher: { model: { preset: 'mlp-tiny' }, training }, student: { model: { preset: 'linear' }, training } },
+        { onEvent() {} },
+      );
       counts.push(tf.memory().numTensors);
     }
     assert.deepEqual(counts, new Array(20).fill(before));
@@ -126,7 +148,11 @@ describe('runJob', () => {
     const upload = tinySpec({ dataset: { source: 'ds_missing' } });
     await assert.rejects(runJob(upload, { onEvent() {} }), (err: unknown) => err instanceof DataError && err.code === 'unknown_source');
     const teacher = await runJob(tinySpec({ distillation: { baseline: false } }), { onEvent() {} });
-    const eightClasses = tinySpec({ dataset: { source: 'builtin:synthetic', options: { samples: 400, features: 16, classes: 8 } }, teacher: { model_id: 'mdl_x' }, student: { model: { preset: 'linear' } } });
+    const eightClasses = tinySpec({
+      dataset: { source: 'builtin:synthetic', options: { samples: 400, features: 16, classes: 8 } },
+      teacher: { model_id: 'mdl_x' },
+      student: { model: { preset: 'linear' } },
+    });
     await assert.rejects(
       runJob(eightClasses, { onEvent() {}, resolveModel: async () => teacher.models.teacher! }),
       (err: unknown) => err instanceof ModelError && err.code === 'model_shape_mismatch' && /outputs \[4\] but the dataset has 8 classes/.test(err.message),

@@ -45,7 +45,10 @@ describe('model serialization', () => {
     try {
       const { port } = server.address() as AddressInfo;
       const loaded = await tf.loadLayersModel(`http://127.0.0.1:${port}/m/model.json`);
-      const x = tf.tensor2d([[1, 2, 3, 4, 5, 6], [0, -1, 0, 1, 0, -1]]);
+      const x = tf.tensor2d([
+        [1, 2, 3, 4, 5, 6],
+        [0, -1, 0, 1, 0, -1],
+      ]);
       assert.deepEqual(predict(loaded, x), predict(model, x));
       loaded.dispose();
       x.dispose();

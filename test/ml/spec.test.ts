@@ -1,7 +1,8 @@
 // What a user gets back for a spec: defaults filled in, and problems that name the field at fault.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkSpec, withDefaults, type EngineSpec } from '../../src/ml/spec.js';
+import { checkSpec } from '../../src/ml/spec-check.js';
+import { withDefaults, type EngineSpec } from '../../src/ml/spec.js';
 
 const base: EngineSpec = {
   dataset: { source: 'builtin:mnist' },
@@ -24,10 +25,31 @@ describe('job spec', () => {
     assert.ok(paths({ ...base, distillation: { temperature: 0 } }).includes('/distillation/temperature'));
     assert.ok(paths({ ...base, distillation: { alpha: 1.5 } }).includes('/distillation/alpha'));
     const unknownField = checkSpec({ ...base, student: { model: { preset: 'hinton-student' }, training: { epoch: 3 } } });
-    assert.ok(unknownField.some((p) => p.path === '/student/training' && /epoch/.test(p.message)), JSON.stringify(unknownField));
+    assert.ok(
+      unknownField.some((p) => p.path === '/student/training' && /epoch/.test(p.message)),
+      JSON.stringify(unknownField),
+    );
     // A value outside a set of constants is told the set, once.
-    const preset = checkSpec({ ...base, teacher: { model: { preset: 'hinton-big' } } }).filter((p) => p.path === '/teacher/model/preset' && !/anyOf/.test(p.message));
-    assert.deepEqual(preset.map((p) => p.message), ['must be one of "hinton-teacher", "hinton-student", "cnn-teacher", "cnn-student", "mlp-tiny", "linear"']);
+    const preset = checkSpec({ ...base, teacher: { model: { preset: 'hinton-big' } } }).filter(
+      (p) => p.path === '/teacher/model/preset' && !/anyOf/.test(p.message),
+    );
+    assert.deepEqual(
+      preset.map((p) => p.message),
+      ['must be one of "hinton-teacher", "hinton-student", "cnn-teacher", "cnn-student", "mlp-tiny", "linear"'],
+    );
+  });
+
+  it('says which schema keyword failed, and which property is missing, so callers need not read the wording', () => {
+    const problems = checkSpec({ ...base, student: { model: { layers: [{ type: 'conv2d', filters: 2 }] } }, distillation: { alpha: 1.5 } });
+    const missing = problems.find((p) => p.path === '/student/model/layers/0');
+    assert.deepEqual(
+      { keyword: missing?.keyword, missingProperty: missing?.missingProperty },
+      { keyword: 'required', missingProperty: 'kernel_size' },
+      JSON.stringify(problems),
+    );
+    assert.equal(problems.find((p) => p.path === '/distillation/alpha')?.keyword, 'maximum', JSON.stringify(problems));
+    const untyped = checkSpec({ ...base, student: { model: { layers: [{ units: 4 }] } } }).find((p) => p.path === '/student/model/layers/0');
+    assert.deepEqual({ keyword: untyped?.keyword, missingProperty: untyped?.missingProperty }, { keyword: 'required', missingProperty: 'type' });
   });
 
   it('names the layer index and field of a layer list that cannot be built', () => {
@@ -36,7 +58,10 @@ describe('job spec', () => {
       student: { model: { layers: [{ type: 'flatten' }, { type: 'dense', units: 64, activation: 'relu' }, { type: 'dense', units: 7 }] } },
     };
     const problems = checkSpec(spec);
-    assert.deepEqual(problems.map((p) => p.path), ['/student/model/layers/2/units']);
+    assert.deepEqual(
+      problems.map((p) => p.path),
+      ['/student/model/layers/2/units'],
+    );
     assert.match(problems[0]!.message, /outputs 7 values but the dataset has 10 classes/);
   });
 
@@ -54,9 +79,24 @@ describe('job spec', () => {
   });
 
   it('rejects a kernel larger than its input and a dense layer on an image', () => {
-    const tooBig = { ...base, student: { model: { input_shape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernel_size: 5 }, { type: 'flatten' }, { type: 'dense', units: 10 }] } } };
+    const tooBig = {
+      ...base,
+      student: {
+        model: { input_shape: [4, 4, 1], layers: [{ type: 'conv2d', filters: 2, kernel_size: 5 }, { type: 'flatten' }, { type: 'dense', units: 10 }] },
+      },
+    };
     assert.deepEqual(paths(tooBig), ['/student/model/layers/0/kernel_size']);
-    const noFlatten = { ...base, teacher: { model: { layers: [{ type: 'conv2d', filters: 2, kernel_size: 3 }, { type: 'dense', units: 10 }] } } };
+    const noFlatten = {
+      ...base,
+      teacher: {
+        model: {
+          layers: [
+            { type: 'conv2d', filters: 2, kernel_size: 3 },
+            { type: 'dense', units: 10 },
+          ],
+        },
+      },
+    };
     assert.deepEqual(paths(noFlatten), ['/teacher/model/layers/1/type']);
   });
 
@@ -68,6 +108,9 @@ describe('job spec', () => {
   it('uses the classes of a loaded dataset when the caller knows them', () => {
     const uploaded = { ...base, dataset: { source: 'ds_123' }, student: { model: { layers: [{ type: 'dense', units: 3 }] } } };
     assert.deepEqual(checkSpec(uploaded), [], 'unknown classes: nothing to say yet');
-    assert.deepEqual(checkSpec(uploaded, { classes: 5, inputShape: [4] }).map((p) => p.path), ['/student/model/layers/0/units']);
+    assert.deepEqual(
+      checkSpec(uploaded, { classes: 5, inputShape: [4] }).map((p) => p.path),
+      ['/student/model/layers/0/units'],
+    );
   });
 });

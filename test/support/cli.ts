@@ -104,15 +104,10 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
         const found = find();
         if (found !== undefined) return finish(() => resolve(found));
         if (exit) {
-          return finish(() =>
-            reject(new Error(`distill ${args.join(' ')} exited (${JSON.stringify(exit)}) before ${what}; output:\n${all}`)),
-          );
+          return finish(() => reject(new Error(`distill ${args.join(' ')} exited (${JSON.stringify(exit)}) before ${what}; output:\n${all}`)));
         }
       };
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`no ${what} within ${timeoutMs} ms; output:\n${all}`))),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => finish(() => reject(new Error(`no ${what} within ${timeoutMs} ms; output:\n${all}`))), timeoutMs);
       const finish = (then: () => void) => {
         clearTimeout(timer);
         waiters.delete(check);
@@ -130,8 +125,7 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
     stderr: () => err,
     logs: () => [...lines],
     waitForLog: (match, timeoutMs = 60_000) => waitFor(() => lines.find(match), 'matching log line', timeoutMs),
-    waitForText: (pattern, timeoutMs = 60_000) =>
-      waitFor(() => all.match(pattern) ?? undefined, `output matching ${pattern}`, timeoutMs),
+    waitForText: (pattern, timeoutMs = 60_000) => waitFor(() => all.match(pattern) ?? undefined, `output matching ${pattern}`, timeoutMs),
     exited,
     kill: (signal = 'SIGTERM') => {
       child.kill(signal);
@@ -165,4 +159,30 @@ export async function eventually(condition: () => boolean, what: string, timeout
     if (Date.now() > deadline) throw new Error(`${what}: still not true after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `distill <args>` to its end with `env` on top of the test's environment; stdout and stderr apart,
+ * as a script sees them. `input`, when given, is written to stdin, which is then closed.
+ */
+export function runCli(args: string[], env: Record<string, string>, options: { input?: string; timeoutMs?: number } = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    if (options.input !== undefined) child.stdin.end(options.input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -19,9 +19,10 @@ for (const { datname } of rows) {
   }
 }
 const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DB]);
-if (!exists.rowCount) await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`).catch((err) => {
-  if (err.code !== '42P04') throw err; // created by a run starting at the same moment
-});
+if (!exists.rowCount)
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`).catch((err) => {
+    if (err.code !== '42P04') throw err; // created by a run starting at the same moment
+  });
 await admin.end();
 // Brings an existing template up to date too: a new migration reaches every later clone.
 const { applied } = await migrate(databaseUrl(TEMPLATE_DB));

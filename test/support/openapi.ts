@@ -141,11 +141,13 @@ export class Contract {
   securitySchemes(method: string, path: string): Record<string, SecurityScheme> {
     const requirements = this.operation(method, path).security ?? this.doc.security ?? [];
     const names = new Set(requirements.flatMap((r) => Object.keys(r)));
-    return Object.fromEntries([...names].map((name) => {
-      const scheme = this.doc.components.securitySchemes?.[name];
-      assert.ok(scheme, `security scheme ${name} is not defined`);
-      return [name, scheme];
-    }));
+    return Object.fromEntries(
+      [...names].map((name) => {
+        const scheme = this.doc.components.securitySchemes?.[name];
+        assert.ok(scheme, `security scheme ${name} is not defined`);
+        return [name, scheme];
+      }),
+    );
   }
 
   /** Path-level and operation-level parameters, resolved. */
@@ -228,7 +230,9 @@ export class Contract {
     const problems: string[] = [];
     const query = new URL(url, 'http://x').searchParams;
     // A credential in the query (the wsTicket scheme's `ticket`) is the security scheme's, not a parameter.
-    const credentials = Object.values(this.securitySchemes(method, matched.path)).filter((s) => s.type === 'apiKey' && s.in === 'query').map((s) => s.name);
+    const credentials = Object.values(this.securitySchemes(method, matched.path))
+      .filter((s) => s.type === 'apiKey' && s.in === 'query')
+      .map((s) => s.name);
     for (const name of new Set(query.keys())) {
       if (credentials.includes(name)) continue;
       const p = parameters.find((q) => q.in === 'query' && q.name === name);

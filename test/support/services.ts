@@ -18,7 +18,11 @@ const run = promisify(execFile);
 function pgBin(): string {
   if (process.env.TEST_PG_BIN) return process.env.TEST_PG_BIN;
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(a) - Number(b)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(a) - Number(b))
+    : [];
   if (!versions.length) throw new Error(`no Postgres server binaries under ${root}: set TEST_PG_BIN to the directory holding initdb and pg_ctl`);
   return join(root, versions.at(-1)!, 'bin');
 }
@@ -50,14 +54,12 @@ export interface PrivateRedis {
   port: number;
   /** Stops the server (its data is gone: no persistence) and starts an empty one on the same port after `downMs`. */
   restart(downMs?: number): Promise<void>;
-  /** FLUSHALL on this private server only. */
-  flushAll(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** A redis-server of our own: no persistence, on a free port, killed by `stop()`. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+/** A redis-server of our own: no persistence, on a free port (or `port`), killed by `stop()`. */
+export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
+  port ??= await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'distill-redis-'));
   const cli = (...args: string[]) => run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args]).then((r) => r.stdout.trim());
   let server: ChildProcess | undefined;
@@ -83,9 +85,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await kill();
       if (downMs) await new Promise((r) => setTimeout(r, downMs));
       await start();
-    },
-    async flushAll() {
-      await cli('flushall');
     },
     async stop() {
       await kill('SIGKILL');
@@ -122,8 +121,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     await chmod(dir, 0o700);
   }
   const bin = pgBin();
-  const pgRun = (tool: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]) : run(join(bin, tool), args);
+  const pgRun = (tool: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]) : run(join(bin, tool), args));
   await pgRun('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
   const startServer = async () => {

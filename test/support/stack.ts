@@ -60,6 +60,10 @@ export async function startStack(options: { workers?: number; env?: Record<strin
     TRAINING_BACKEND: 'wasm',
     RECONCILE_INTERVAL_SECONDS: '1',
     SHUTDOWN_GRACE_SECONDS: '20',
+    // The API runs in the test's own process, so its event-loop lag is the test's (a browser driven,
+    // models loaded, a loaded machine), not the API's: shedding would answer 503 `overloaded` to the
+    // test's own requests. test/api/auth-limits.test.ts turns it on to test it.
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     ...options.env,
   };
   const config = loadConfig(env);

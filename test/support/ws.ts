@@ -32,7 +32,12 @@ export function upgrade(url: string, headers: Record<string, string> = {}): Prom
       res.on('end', () => {
         const headers = new Headers();
         for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
-        resolve({ kind: 'refused', status: res.statusCode ?? 0, headers, body: (headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text });
+        resolve({
+          kind: 'refused',
+          status: res.statusCode ?? 0,
+          headers,
+          body: (headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text,
+        });
         socket.terminate();
       });
     });

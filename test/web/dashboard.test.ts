@@ -12,12 +12,24 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../support/cli.js';
 import { request } from '../support/http.js';
 import { cancellableJob } from '../support/specs.js';
+import { MNIST_CNN, mnistCnnBytes } from '../support/onnx-fixture.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The flags that work on these machines: no sandbox as root, and no background traffic to a closed network.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const SHOTS = join(REPO_ROOT, 'test-output', 'dashboard');
+// What one step of the page (a request, a render) may take on a loaded machine: the browser, the API and
+// a training worker share two cores with whatever else runs. Waits on training name their own deadline.
+const PAGE_STEP_MS = 90_000;
 // Developers without Chromium skip the browser tests; CI installs it, so there a missing browser fails.
 const skip = !existsSync(CHROMIUM) && !process.env.CI ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
 
@@ -58,6 +70,7 @@ describe('the dashboard', () => {
       await mkdir(SHOTS, { recursive: true });
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+      context.setDefaultTimeout(PAGE_STEP_MS);
       page = await context.newPage();
       page.on('pageerror', (err) => pageErrors.push(err.message));
     });
@@ -71,7 +84,10 @@ describe('the dashboard', () => {
 
     test('asks for the API key once and keeps it for the tab (each tab its own)', async () => {
       await page.goto(`${stack.url}/`);
-      await page.locator('.note-warn').filter({ hasText: /needs an API key/ }).waitFor();
+      await page
+        .locator('.note-warn')
+        .filter({ hasText: /needs an API key/ })
+        .waitFor();
       assert.ok(await page.locator('.key-panel').isVisible(), 'the key field opens by itself');
       await shot('api-key-needed');
       await page.fill('[data-testid=api-key-input]', stack.keys.a.key);
@@ -83,11 +99,14 @@ describe('the dashboard', () => {
       assert.equal(await page.locator('.note-warn').count(), 0, 'a reload keeps the key');
       const other = await page.context().newPage();
       await other.goto(`${stack.url}/`);
-      await other.locator('.note-warn').filter({ hasText: /needs an API key/ }).waitFor();
+      await other
+        .locator('.note-warn')
+        .filter({ hasText: /needs an API key/ })
+        .waitFor();
       await other.close();
     });
 
-    test('the submit form shows the API\'s validation errors next to the fields', async () => {
+    test("the submit form shows the API's validation errors next to the fields", async () => {
       await page.goto(`${stack.url}/#/new`);
       await page.fill('#f-alpha', '1.5');
       await page.fill('#f-teacher-epochs', '0');
@@ -115,6 +134,7 @@ describe('the dashboard', () => {
       await page.fill('#f-student-epochs', '4');
       await page.fill('#f-student-lr', '0.005');
       await page.fill('#f-alpha', '0.7');
+      await page.check('#f-export-onnx');
       await page.click('[data-testid=submit-job]');
       await page.waitForURL(/#\/jobs\/job_/);
       jobId = /#\/jobs\/(job_\w+)/.exec(page.url())![1]!;
@@ -145,6 +165,27 @@ describe('the dashboard', () => {
       assert.equal(job.spec.distillation.alpha, 0.7);
       assert.deepEqual(job.spec.student.model.input_shape, [14, 14, 1]);
       assert.equal(job.spec.teacher.training.learning_rate, 0.005);
+      assert.deepEqual(job.spec.export, { formats: ['tfjs', 'onnx'], quantize: [] }, 'ONNX was asked for in the form');
+      const variants = await page.locator('[data-testid=variants]').innerText();
+      assert.match(variants, /student\/model\.onnx\s+onnxruntime/, 'the report shows the ONNX variant');
+    });
+
+    test('more exports from the job page, without retraining: the variants table and the downloads gain them', async () => {
+      // The job has ONNX files: ONNX is checked for its new variants too. Unchecked, with nothing else, there is nothing to ask.
+      assert.equal(await page.isChecked('#f-export-onnx'), true);
+      await page.uncheck('#f-export-onnx');
+      await page.click('[data-testid=export-more]');
+      await page.locator('[data-testid=export-status] .note-warn').waitFor();
+      await page.check('#f-export-onnx');
+      await page.check('#f-export-uint8');
+      await page.click('[data-testid=export-more]');
+      await page.locator('[data-testid=download-student-uint8-model\\.json]').waitFor({ timeout: PAGE_STEP_MS });
+      const variants = await page.locator('[data-testid=variants]').innerText();
+      for (const row of [/student-uint8\/model\.json\s+tfjs/, /student-uint8\/model\.onnx\s+onnxruntime/, /student\/model\.onnx\s+onnxruntime/])
+        assert.match(variants, row);
+      const job = (await request(stack.url, 'GET', `/v1/jobs/${jobId}`)).body;
+      assert.deepEqual(job.result.exports.quantize, ['uint8']);
+      await shot('job-exported');
     });
 
     test('the student downloads from the job page', async () => {
@@ -189,6 +230,20 @@ describe('the dashboard', () => {
       assert.equal(await page.locator('[data-testid=cancel-job]').count(), 0, 'no cancel button on an ended job');
     });
 
+    test('an ended job is deleted from its page, after a second click, and leaves the list', async () => {
+      const id = /job_\w+/.exec(await page.locator('.job-head .id').innerText())?.[0];
+      assert.ok(id, "on the cancelled job's page");
+      await page.click('[data-testid=delete-job]');
+      assert.match(await page.locator('[data-testid=delete-job]').innerText(), /again/, 'a first click asks for confirmation');
+      assert.equal((await request(stack.url, 'GET', `/v1/jobs/${id}`)).status, 200, 'nothing deleted on the first click');
+      await page.click('[data-testid=delete-job]');
+      await page.waitForURL(/#\/$/, { timeout: 60_000 });
+      await page.locator(`tr[data-job-id="${jobId}"]`).waitFor();
+      assert.equal(await page.locator(`tr[data-job-id="${id}"]`).count(), 0, 'the list no longer shows it');
+      assert.equal((await request(stack.url, 'GET', `/v1/jobs/${id}`)).status, 404);
+      await shot('job-deleted');
+    });
+
     test('the datasets page lists the built-in datasets and uploads a CSV, which the form then offers', async () => {
       await page.click('nav a[data-nav=datasets]');
       const table = page.locator('[data-testid=datasets-table]');
@@ -206,6 +261,31 @@ describe('the dashboard', () => {
       await shot('datasets');
       await page.click('nav a[data-nav=new]');
       await page.locator(`#f-dataset option[value="${id}"]`).waitFor({ state: 'attached' });
+    });
+
+    test('the teacher choice lists an uploaded ONNX model, and a job submitted with it names it by model_id', async () => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries({ name: 'pytorch cnn', layout: 'nchw', mean: MNIST_CNN.mean.join(','), std: MNIST_CNN.std.join(',') }))
+        form.append(name, value);
+      form.append('model.onnx', new Blob([mnistCnnBytes()]), 'mnist-cnn.onnx');
+      const uploaded = await fetch(`${stack.url}/v1/models`, { method: 'POST', body: form, headers: { authorization: `Bearer ${stack.keys.a.key}` } });
+      assert.equal(uploaded.status, 201);
+      const model = (await uploaded.json()) as { id: string };
+      await page.goto(`${stack.url}/#/`);
+      await page.goto(`${stack.url}/#/new`);
+      const option = page.locator(`#f-teacher-preset option[value="${model.id}"]`);
+      await option.waitFor({ state: 'attached', timeout: PAGE_STEP_MS });
+      assert.match(await option.innerText(), /pytorch cnn — ONNX, \[28×28×1\] → 10 classes, 27,562 params/);
+      await page.selectOption('#f-dataset', 'builtin:mnist');
+      await page.fill('#f-samples', '100');
+      await page.selectOption('#f-teacher-preset', model.id);
+      await page.fill('#f-student-epochs', '1');
+      await page.click('[data-testid=submit-job]');
+      await page.waitForURL(/#\/jobs\/job_/, { timeout: PAGE_STEP_MS });
+      const id = /#\/jobs\/(job_\w+)/.exec(page.url())![1]!;
+      const job = (await request(stack.url, 'GET', `/v1/jobs/${id}`)).body;
+      assert.deepEqual(job.spec.teacher, { model_id: model.id });
+      await request(stack.url, 'POST', `/v1/jobs/${id}/cancel`);
     });
   });
 });

@@ -34,17 +34,33 @@ function authHeaders(): Record<string, string> {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
+// A read refused for a moment (503 overloaded, 429) is asked again after the Retry-After the server
+// named, a few times: a page that says "too busy" for a one-second burst is no help to anyone.
+const READ_RETRIES = 3;
+const MAX_RETRY_WAIT_S = 10;
+
+function retryDelayMs(method: string, response: Response, attempt: number): number | undefined {
+  if (method !== 'GET' || attempt >= READ_RETRIES || (response.status !== 503 && response.status !== 429)) return undefined;
+  const seconds = Number(response.headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds >= 0 && seconds <= MAX_RETRY_WAIT_S ? seconds * 1000 : undefined;
+}
+
 /** A string body is JSON; FormData sets its own multipart content type. */
 async function send(method: string, path: string, body?: string | FormData, headers: Record<string, string> = {}): Promise<Response> {
   let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: { ...authHeaders(), ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
-      body,
-    });
-  } catch {
-    throw new ProblemError(0, 'unreachable', 'the server cannot be reached');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(path, {
+        method,
+        headers: { ...authHeaders(), ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+        body,
+      });
+    } catch {
+      throw new ProblemError(0, 'unreachable', 'the server cannot be reached');
+    }
+    const wait = retryDelayMs(method, response, attempt);
+    if (wait === undefined) break;
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
   if (response.ok) return response;
   const text = await response.text();
@@ -55,7 +71,12 @@ async function send(method: string, path: string, body?: string | FormData, head
     // Not problem+json (a proxy's page): keep the status line.
   }
   if (response.status === 401) window.dispatchEvent(new CustomEvent(UNAUTHORIZED_EVENT));
-  throw new ProblemError(response.status, problem.code ?? 'error', problem.detail ?? problem.title ?? `${response.status} ${response.statusText}`, problem.errors ?? []);
+  throw new ProblemError(
+    response.status,
+    problem.code ?? 'error',
+    problem.detail ?? problem.title ?? `${response.status} ${response.statusText}`,
+    problem.errors ?? [],
+  );
 }
 
 /** `body` is sent as given when it is a string (the JSON editor's text), else as JSON. */

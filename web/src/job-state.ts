@@ -3,7 +3,7 @@
  * not re-fetch on every one. Accuracies come from the latest epoch of each model until the report
  * (test accuracy) exists.
  */
-import type { EpochData, Job, JobEvent, MetricsData, ModelRole } from './types.js';
+import { TERMINAL, type Job, type JobEvent, type ModelRole } from './types.js';
 
 export interface LiveJob {
   job: Job;
@@ -17,20 +17,19 @@ export const liveJob = (job: Job): LiveJob => ({ job, accuracy: {} });
 export function applyEvent(state: LiveJob, event: JobEvent): boolean {
   const job = state.job;
   job.last_event_seq = Math.max(job.last_event_seq, event.seq);
-  const data = event.data;
   switch (event.type) {
     case 'status':
-      job.status = data.status as Job['status'];
-      if (data.error) job.error = data.error as Job['error'];
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status);
+      job.status = event.data.status;
+      if (event.data.error) job.error = event.data.error;
+      return TERMINAL.has(job.status);
     case 'phase':
-      job.phase = String(data.phase);
+      job.phase = event.data.phase;
       return false;
     case 'metrics':
-      job.progress = { ...job.progress, ...(data as unknown as MetricsData).progress };
+      job.progress = { ...job.progress, ...event.data.progress };
       return false;
     case 'epoch': {
-      const e = data as unknown as EpochData;
+      const e = event.data;
       job.progress = { ...job.progress, ...e.progress };
       state.accuracy[e.model] = e.val_accuracy ?? e.train_accuracy;
       return false;

@@ -93,7 +93,10 @@ export class LiveEvents {
 
   private dropped(): void {
     this.socket = undefined;
-    if (this.subscriptions.size === 0) return this.setState('idle');
+    if (this.subscriptions.size === 0) {
+      this.setState('idle');
+      return;
+    }
     this.retries++;
     this.setState('reconnecting');
     const delay = Math.min(500 * 2 ** (this.retries - 1), 10_000);

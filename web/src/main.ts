@@ -20,7 +20,10 @@ function route(hash: string): { view: View; nav: string } {
   if (path === '/new') return { view: submitFormView, nav: 'new' };
   if (path === '/datasets') return { view: datasetsView, nav: 'datasets' };
   if (path === '/' || path === '/jobs') return { view: jobsListView, nav: 'jobs' };
-  return { view: (root) => (fill(root, h('section', { class: 'card' }, h('h1', {}, 'Not found'), h('a', { href: '#/' }, 'Back to the jobs'))), () => {}), nav: '' };
+  return {
+    view: (root) => (fill(root, h('section', { class: 'card' }, h('h1', {}, 'Not found'), h('a', { href: '#/' }, 'Back to the jobs'))), () => {}),
+    nav: '',
+  };
 }
 
 function keyControl(): HTMLElement {
@@ -83,7 +86,15 @@ live.onState((state) => {
 });
 const main = h('main', { id: 'view' });
 document.body.append(
-  h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '#/' }, h('span', { class: 'brand-mark' }, '◆'), ' distill'), nav, h('div', { class: 'spacer' }), liveBadge, keyControl()),
+  h(
+    'header',
+    { class: 'topbar' },
+    h('a', { class: 'brand', href: '#/' }, h('span', { class: 'brand-mark' }, '◆'), ' distill'),
+    nav,
+    h('div', { class: 'spacer' }),
+    liveBadge,
+    keyControl(),
+  ),
   main,
 );
 

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/client.js';
+import { type Db, isRetriableDbError } from '../../db/client.js';
 import { type JobEventObject, toEventObject } from '../../jobs/events.js';
 import { isTerminal } from '../../jobs/status.js';
 import type { EventHub } from './event-hub.js';
@@ -6,6 +6,11 @@ import type { EventHub } from './event-hub.js';
 const PAGE = 500;
 /** After a failed read of Postgres, try again this soon (live messages also retry it). */
 const RETRY_READ_MS = 2000;
+/**
+ * Reads that fail for a reason other than reaching Postgres (a query Postgres refuses) fail the same way
+ * every time: after this many in a row the follower ends instead of retrying forever.
+ */
+const MAX_REFUSED_READS = 3;
 /** A catch-up read waits for the client to take what it was sent; this long without room, it gives up on it. */
 const CATCH_UP_STALL_MS = 30_000;
 const DRAIN_POLL_MS = 20;
@@ -15,8 +20,10 @@ export interface FollowerSink {
   bufferedAmount(): number;
   /** `live`: it came through pub/sub just now (not read back from Postgres). */
   send(event: JobEventObject, live: boolean): void;
-  /** The job reached its terminal event, or the client is too slow. */
-  end(reason: 'terminal' | 'too_slow', lastSeq: number): void;
+  /** The job reached its terminal event, the client is too slow, or its events cannot be read ('failed'). */
+  end(reason: 'terminal' | 'too_slow' | 'failed', lastSeq: number): void;
+  /** A read of Postgres failed (it is retried, or the follower ends with 'failed'). */
+  readFailed?(err: unknown): void;
 }
 
 export interface FollowLimits {
@@ -41,6 +48,7 @@ export class JobFollower {
   private stopped = false;
   private unfollow: (() => void) | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private refusedReads = 0;
 
   constructor(
     private readonly db: Db,
@@ -99,6 +107,7 @@ export class JobFollower {
             orderBy: { seq: 'asc' },
             take: PAGE,
           });
+          this.refusedReads = 0;
           // Read back from storage, events are paced to the client: a resume after megabytes of
           // events must not overflow its buffer (coalescing and 1013 are for live events it cannot keep up with).
           for (const row of rows) {
@@ -116,7 +125,13 @@ export class JobFollower {
           }
         }
       } while (this.again && !this.stopped);
-    } catch {
+    } catch (err) {
+      this.sink.readFailed?.(err);
+      if (!isRetriableDbError(err) && ++this.refusedReads >= MAX_REFUSED_READS) {
+        this.stop();
+        this.sink.end('failed', this.lastSeq);
+        return;
+      }
       // Postgres unreachable: try again soon, or on the next live message.
       this.needRead = true;
       clearTimeout(this.retryTimer);

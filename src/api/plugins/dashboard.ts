@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { publicRoutes } from './auth.js';
 
 /**
  * The web dashboard, built by `npm run build` (web/build.mjs) into dist/web: `/` is its page, `/assets/`
@@ -16,6 +17,7 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../../dist/web/', import.
  * public code); every /v1 request it makes carries the key the user entered.
  */
 export async function dashboard(app: FastifyInstance): Promise<void> {
+  publicRoutes(app);
   await app.register(fastifyStatic, {
     root: `${DASHBOARD_DIR}assets`,
     prefix: '/assets/',
@@ -38,7 +40,10 @@ export async function dashboard(app: FastifyInstance): Promise<void> {
         .code(503)
         .type('text/html; charset=utf-8')
         .header('cache-control', 'no-store')
-        .send('<!doctype html><title>distill</title><p>The dashboard is not built. Run <code>npm run build</code> (npm ci does it), then reload. The API is at <a href="/docs">/docs</a>.</p>');
+        .header('retry-after', '60')
+        .send(
+          '<!doctype html><title>distill</title><p>The dashboard is not built. Run <code>npm run build</code> (npm ci does it), then reload. The API is at <a href="/docs">/docs</a>.</p>',
+        );
     }
     return reply
       .type('text/html; charset=utf-8')

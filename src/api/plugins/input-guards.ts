@@ -16,10 +16,17 @@ const ID_KINDS: Record<string, { what: string; valid(id: string): boolean }> = {
  * Input Postgres would refuse, stopped before any query, so that it is the caller's error and not a 500:
  * an `:id` that is not shaped like an id of its kind answers 404 (as an unknown id does), and a NUL
  * character or an unpaired surrogate anywhere in the query string or JSON body (text and jsonb cannot
- * hold them), or an infinite number in the query string, answers 400 naming the field.
+ * hold them), an infinite number in the query string, or a query parameter given more than once, answers 400
+ * naming the field. (JSON bodies reach this hook already bounded in depth: see json-body.ts.)
  */
 export function registerInputGuards(app: FastifyInstance): void {
   app.addHook('preValidation', async (req) => {
+    // `?limit=1&limit=2` parses as an array; no parameter of ours takes several values.
+    for (const [name, value] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+      if (Array.isArray(value)) {
+        throw invalidRequest([{ field: `querystring:/${name}`, message: `was given ${value.length} times; give it once` }]);
+      }
+    }
     const id = (req.params as { id?: unknown } | undefined)?.id;
     const kind = ID_KINDS[req.routeOptions.url?.split('/')[2] ?? ''];
     // (Over 64 characters, the route's schema answers 400 as openapi.yaml says.)
@@ -80,7 +87,9 @@ export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoExcep
   const body = JSON.stringify({ type: 'about:blank', title: TITLES[status] ?? STATUS_CODES[status], status, code, detail });
   this.log.debug({ code: err.code }, 'client error');
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/problem+json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(err);
 }

@@ -2,6 +2,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
+import { needsKey } from './auth.js';
 import { ApiProblem } from '../problem.js';
 
 /**
@@ -11,7 +12,9 @@ import { ApiProblem } from '../problem.js';
 export async function registerLimits(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   await app.register(helmet, {
     // The docs page (swagger-ui) uses inline scripts and styles from its own origin.
-    contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+    contentSecurityPolicy: {
+      directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] },
+    },
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
   await app.register(rateLimit, {
@@ -23,11 +26,14 @@ export async function registerLimits(app: FastifyInstance, deps: ApiDeps): Promi
     redis: deps.redis,
     nameSpace: `${deps.channelPrefix}:rate:`,
     skipOnError: true,
-    allowList: (req) => !req.url.startsWith('/v1/'),
+    // Decided on the matched route, as auth is: public routes are not the tenant's to spend.
+    allowList: (req) => !needsKey(req),
     keyGenerator: (req) => req.caller?.tenantId ?? req.ip,
     errorResponseBuilder: (_req, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new ApiProblem(429, 'rate_limited', `more than ${context.max} requests per minute for this tenant; retry in ${retryAfter} s`, { retry_after: retryAfter });
+      return new ApiProblem(429, 'rate_limited', `more than ${context.max} requests per minute for this tenant; retry in ${retryAfter} s`, {
+        retry_after: retryAfter,
+      });
     },
   });
 }

@@ -1,5 +1,6 @@
 import Type, { type Static, type TOptional, type TUnknown } from 'typebox';
-import { type EngineSpec, EngineSpecSchema, TEACHER_KEYS } from '../../ml/spec.js';
+import { ArtifactFile, ArtifactKind } from '../../contract/index.js';
+import { type EngineSpec, EngineSpecSchema } from '../../ml/tfjs-free.js';
 import { JOB_STATUSES } from '../../jobs/status.js';
 
 /**
@@ -65,6 +66,6 @@ export const EventsQuery = Type.Object(
 
 export const ArtifactParams = Type.Object({
   id: Type.String({ maxLength: 64 }),
-  kind: Type.Enum(['student', ...TEACHER_KEYS, 'baseline', 'report']),
-  file: Type.Enum(['model.json', 'weights.bin', 'report.json']),
+  kind: ArtifactKind,
+  file: ArtifactFile,
 });

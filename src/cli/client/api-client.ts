@@ -8,12 +8,11 @@ import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import WebSocket from 'ws';
-import type { Report } from '../../ml/report.js';
+import type { Artifact, EventObject, FieldError, Job, JobDeleted, List } from '../../contract/index.js';
+import { TERMINAL_STATUSES } from '../../contract/statuses.js';
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+/** The API's objects, as the wire contract (src/contract) defines them. */
+export type { Artifact, EventObject as JobEvent, FieldError, Job, JobDeleted, List };
 
 /** The API answered with an error status; `detail` is the problem's human message. */
 export class ApiError extends Error {
@@ -33,45 +32,7 @@ export class ConnectionError extends Error {
   override name = 'ConnectionError';
 }
 
-/** The parts of the job object the CLI reads (the API sends more). */
-export interface Job {
-  id: string;
-  object: 'job';
-  name: string | null;
-  status: 'queued' | 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
-  phase: string | null;
-  progress: { epoch: number | null; epochs: number | null; step: number | null; steps: number | null; percent: number; eta_seconds: number | null };
-  result: Report | null;
-  error: { code: string; message: string } | null;
-  last_event_seq: number;
-  created_at: string;
-  finished_at: string | null;
-}
-
-export interface JobEvent {
-  object: 'event';
-  job_id: string;
-  seq: number;
-  type: 'status' | 'phase' | 'metrics' | 'epoch' | 'checkpoint' | 'log';
-  data: Record<string, unknown>;
-  created_at: string;
-}
-
-export interface Artifact {
-  kind: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  url: string;
-}
-
-export interface List<T> {
-  object: 'list';
-  data: T[];
-  has_more: boolean;
-}
-
-export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+export const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 
 /** WebSocket close codes the events route uses. */
 const CLOSE_JOB_ENDED = 1000;
@@ -81,7 +42,10 @@ const MAX_RECONNECTS = 20;
 export class ApiClient {
   readonly baseUrl: string;
 
-  constructor(baseUrl: string, private readonly apiKey?: string) {
+  constructor(
+    baseUrl: string,
+    private readonly apiKey?: string,
+  ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
   }
 
@@ -92,7 +56,11 @@ export class ApiClient {
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { ...init, headers: this.headers(init.headers as Record<string, string>) });
+      // A link the API gave (PUBLIC_URL set) is absolute already.
+      response = await fetch(/^https?:\/\//.test(path) ? path : `${this.baseUrl}${path}`, {
+        ...init,
+        headers: this.headers(init.headers as Record<string, string>),
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new ConnectionError(`cannot reach ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -119,12 +87,20 @@ export class ApiClient {
   }
 
   listJobs(query: { limit?: number; after?: string; status?: string }): Promise<List<Job>> {
-    const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    const params = new URLSearchParams(
+      Object.entries(query)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    );
     return this.request<List<Job>>('GET', `/v1/jobs${params.size ? `?${params}` : ''}`);
   }
 
   cancelJob(id: string): Promise<Job> {
     return this.request<Job>('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  deleteJob(id: string): Promise<JobDeleted> {
+    return this.request<JobDeleted>('DELETE', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 
   listArtifacts(id: string): Promise<List<Artifact>> {
@@ -166,7 +142,7 @@ export class ApiClient {
    * then resolves with the job as stored. Reconnects with the last seq seen when the socket drops or the
    * server asks (1013: too far behind), so no event is missed or repeated.
    */
-  async followJob(id: string, onEvent: (e: JobEvent) => void, after = 0): Promise<Job> {
+  async followJob(id: string, onEvent: (e: EventObject) => void, after = 0): Promise<Job> {
     let lastSeq = after;
     for (let attempt = 0; ; attempt++) {
       const close = await this.followOnce(id, lastSeq, (e) => {
@@ -184,11 +160,11 @@ export class ApiClient {
     }
   }
 
-  private followOnce(id: string, after: number, onEvent: (e: JobEvent) => void): Promise<{ code: number; reason: string }> {
+  private followOnce(id: string, after: number, onEvent: (e: EventObject) => void): Promise<{ code: number; reason: string }> {
     const url = `${this.baseUrl.replace(/^http/, 'ws')}/v1/jobs/${encodeURIComponent(id)}/events?after=${after}`;
     return new Promise((resolve) => {
       const socket = new WebSocket(url, { headers: this.headers() });
-      socket.on('message', (data) => onEvent(JSON.parse(String(data)) as JobEvent));
+      socket.on('message', (data) => onEvent(JSON.parse(String(data)) as EventObject));
       // An 'error' is always followed by 'close' (1006): the caller decides whether to retry.
       socket.on('error', () => {});
       socket.on('unexpected-response', (_req, res) => {

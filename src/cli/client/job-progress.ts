@@ -5,11 +5,12 @@
  * and per epoch, since redrawn bars would only fill a log with carriage returns.
  */
 import cliProgress from 'cli-progress';
-import type { EpochEvent as EpochData, MetricsEvent } from '../../ml/events.js';
+import type { EpochEvent as EpochData, MetricsEvent } from '../../ml/tfjs-free.js';
+import { TRAINING_PHASES } from '../../contract/phases.js';
+import { isTerminal } from '../../contract/statuses.js';
 import type { JobEvent } from './api-client.js';
 
-const TRAINING_PHASES = new Set(['training_teacher', 'distilling', 'training_baseline']);
-const TERMINAL_STATUSES = new Set(['succeeded', 'failed', 'cancelled']);
+const isTraining = (phase: string) => (TRAINING_PHASES as readonly string[]).includes(phase);
 
 export interface ProgressView {
   onEvent(event: JobEvent): void;
@@ -50,24 +51,28 @@ class BarsView implements ProgressView {
   constructor(private readonly stream: NodeJS.WriteStream) {}
 
   onEvent(event: JobEvent): void {
-    const data = event.data;
-    if (event.type === 'phase') return this.startPhase(String(data.phase));
+    if (event.type === 'phase') {
+      this.startPhase(event.data.phase);
+      return;
+    }
     if (event.type === 'metrics') {
-      const m = data as unknown as MetricsEvent;
+      const m = event.data as unknown as MetricsEvent;
       const current = this.ensurePhase(m.phase);
       const { epoch, epochs, step, steps } = m.progress;
       current.bar.setTotal(Math.max(1, epochs * steps));
-      current.bar.update((epoch - 1) * steps + step, { detail: `· ${m.model} epoch ${epoch}/${epochs} · ${lossText(m)} · acc ${pct(m.accuracy)}${current.detail}` });
+      current.bar.update((epoch - 1) * steps + step, {
+        detail: `· ${m.model} epoch ${epoch}/${epochs} · ${lossText(m)} · acc ${pct(m.accuracy)}${current.detail}`,
+      });
     } else if (event.type === 'epoch') {
-      const e = data as unknown as EpochData;
+      const e = event.data as unknown as EpochData;
       const current = this.ensurePhase(e.phase);
       current.detail = e.val_accuracy === null ? '' : ` · val acc ${pct(e.val_accuracy)}`;
       current.bar.update({ detail: `· ${epochText(e)}` });
-    } else if (event.type === 'log' && data.level === 'warn') {
-      this.print(`   warning: ${data.message}`);
+    } else if (event.type === 'log' && event.data.level === 'warn') {
+      this.print(`   warning: ${event.data.message}`);
     } else if (event.type === 'status') {
-      if (TERMINAL_STATUSES.has(String(data.status))) this.completeCurrent();
-      this.print(`● ${statusText(data)}`);
+      if (isTerminal(event.data.status)) this.completeCurrent();
+      this.print(`● ${statusText(event.data)}`);
     }
   }
 
@@ -116,11 +121,10 @@ class LinesView implements ProgressView {
   constructor(private readonly stream: NodeJS.WritableStream) {}
 
   onEvent(event: JobEvent): void {
-    const data = event.data;
-    if (event.type === 'phase') this.stream.write(`▸ ${label(String(data.phase))}${TRAINING_PHASES.has(String(data.phase)) ? '' : ' …'}\n`);
-    else if (event.type === 'epoch') this.stream.write(`  ${epochText(data as unknown as EpochData)}\n`);
-    else if (event.type === 'log' && data.level === 'warn') this.stream.write(`  warning: ${data.message}\n`);
-    else if (event.type === 'status') this.stream.write(`● ${statusText(data)}\n`);
+    if (event.type === 'phase') this.stream.write(`▸ ${label(event.data.phase)}${isTraining(event.data.phase) ? '' : ' …'}\n`);
+    else if (event.type === 'epoch') this.stream.write(`  ${epochText(event.data as unknown as EpochData)}\n`);
+    else if (event.type === 'log' && event.data.level === 'warn') this.stream.write(`  warning: ${event.data.message}\n`);
+    else if (event.type === 'status') this.stream.write(`● ${statusText(event.data)}\n`);
   }
 
   finish(): void {}

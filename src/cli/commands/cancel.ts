@@ -7,10 +7,7 @@ import { clientFrom, EXIT, runAction, withConnection, type ConnectionOptions } f
 
 export function registerCancelCommand(program: Command): void {
   withConnection(
-    program
-      .command('cancel')
-      .description('cancel a job (queued: at once; running: the worker stops between batches)')
-      .argument('<id>', 'job id (job_…)'),
+    program.command('cancel').description('cancel a job (queued: at once; running: the worker stops between batches)').argument('<id>', 'job id (job_…)'),
   ).action(
     runAction(async (id: string, options: ConnectionOptions) => {
       const job = await clientFrom(options).cancelJob(id);

@@ -6,29 +6,21 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { BUILTIN } from '../../contract/builtin-datasets.js';
+import type { Dataset as WireDataset } from '../../contract/index.js';
 import { ApiError } from '../client/api-client.js';
 import { clientFrom, EXIT, InputError, runAction, withConnection, type ConnectionOptions } from '../client/connection.js';
 import { formatBytes } from '../client/report-table.js';
 
 /** What older servers (no datasets API) still offer. */
 const BUILTIN_DATASETS: Dataset[] = [
-  { id: 'builtin:mnist', name: '10,000 real handwritten digits (28×28×1, 10 classes)', status: 'ready' },
-  { id: 'builtin:synthetic', name: 'generated clusters: dataset.options set classes, features or shape, and samples', status: 'ready' },
+  { id: BUILTIN.mnist, name: '10,000 real handwritten digits (28×28×1, 10 classes)', status: 'ready' },
+  { id: BUILTIN.synthetic, name: 'generated clusters: dataset.options set classes, features or shape, and samples', status: 'ready' },
 ];
 const IDX_ROLES = ['train_images', 'train_labels', 'test_images', 'test_labels'] as const;
 
-interface Dataset {
-  id: string;
-  name?: string | null;
-  format?: string;
-  status?: string;
-  error?: { message?: string } | string | null;
-  num_train?: number | null;
-  num_test?: number | null;
-  input_shape?: number[] | null;
-  num_classes?: number | null;
-  bytes?: number;
-}
+/** What the CLI reads of a dataset: all of it from a server, the id and a few facts for a built-in one known here. */
+type Dataset = Pick<WireDataset, 'id'> & Partial<Omit<WireDataset, 'id' | 'error'>> & { error?: { message?: string } | string | null };
 
 interface UploadOptions extends ConnectionOptions {
   name?: string;
@@ -50,19 +42,21 @@ export function registerDatasetsCommand(program: Command): void {
     datasets
       .command('upload')
       .description('upload a CSV file, or IDX files (train-images, train-labels, optionally t10k/test pair; .gz or not); prints the dataset id')
-      .argument('<files...>', 'a .csv file, or IDX files named like MNIST\'s (or ROLE=PATH with ROLE train_images, train_labels, test_images, test_labels)')
+      .argument('<files...>', "a .csv file, or IDX files named like MNIST's (or ROLE=PATH with ROLE train_images, train_labels, test_images, test_labels)")
       .option('--name <name>', 'a name to show in lists')
       .option('--label-column <column>', 'CSV: the column holding the labels (default: label)'),
   ).action(
     runAction(async (paths: string[], options: UploadOptions) => {
-      const files = await Promise.all(paths.map(async (arg) => {
-        const { field, path } = fieldOf(arg, paths.length);
-        try {
-          return { field, filename: basename(path), bytes: await readFile(path) };
-        } catch (err) {
-          throw new InputError(`cannot read ${path}: ${(err as Error).message}`);
-        }
-      }));
+      const files = await Promise.all(
+        paths.map(async (arg) => {
+          const { field, path } = fieldOf(arg, paths.length);
+          try {
+            return { field, filename: basename(path), bytes: await readFile(path) };
+          } catch (err) {
+            throw new InputError(`cannot read ${path}: ${(err as Error).message}`);
+          }
+        }),
+      );
       const fields = { ...(options.name ? { name: options.name } : {}), ...(options.labelColumn ? { label_column: options.labelColumn } : {}) };
       const dataset = await clientFrom(options).upload<Dataset>('/v1/datasets', fields, files);
       process.stdout.write(options.json ? `${JSON.stringify(dataset, null, 2)}\n` : `${dataset.id}\n`);
@@ -70,7 +64,9 @@ export function registerDatasetsCommand(program: Command): void {
       return dataset.status === 'failed' ? EXIT.failed : EXIT.ok;
     }),
   );
-  withConnection(datasets.command('delete').description('delete an uploaded dataset (refused while a queued or running job uses it)').argument('<id>', 'dataset id (ds_…)')).action(
+  withConnection(
+    datasets.command('delete').description('delete an uploaded dataset (refused while a queued or running job uses it)').argument('<id>', 'dataset id (ds_…)'),
+  ).action(
     runAction(async (id: string, options: ConnectionOptions) => {
       const deleted = await clientFrom(options).request<{ id: string }>('DELETE', `/v1/datasets/${encodeURIComponent(id)}`);
       process.stdout.write(options.json ? `${JSON.stringify(deleted)}\n` : `${deleted.id} deleted\n`);
@@ -112,7 +108,10 @@ async function listDatasets(options: ConnectionOptions): Promise<{ data: Dataset
     const data: Dataset[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await clientFrom(options).request<{ data: Dataset[]; has_more: boolean }>('GET', `/v1/datasets?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+      const page = await clientFrom(options).request<{ data: Dataset[]; has_more: boolean }>(
+        'GET',
+        `/v1/datasets?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`,
+      );
       data.push(...page.data);
       if (!page.has_more || page.data.length === 0) return { data, uploads_supported: true };
       after = page.data.at(-1)!.id;

@@ -1,6 +1,9 @@
-/** `distill jobs`: the newest jobs as a table (or the API's list object with --json). */
+/**
+ * `distill jobs`: the newest jobs as a table (or the API's list object with --json).
+ * `distill jobs delete ID`: deletes a finished job, after a confirmation unless --yes.
+ */
 import type { Command } from 'commander';
-import type { Job } from '../client/api-client.js';
+import type { Job, JobDeleted } from '../client/api-client.js';
 import { clientFrom, EXIT, InputError, runAction, withConnection, type ConnectionOptions } from '../client/connection.js';
 
 interface JobsOptions extends ConnectionOptions {
@@ -10,7 +13,7 @@ interface JobsOptions extends ConnectionOptions {
 }
 
 export function registerJobsCommand(program: Command): void {
-  withConnection(
+  const jobs = withConnection(
     program
       .command('jobs')
       .description('list jobs, newest first')
@@ -35,6 +38,63 @@ export function registerJobsCommand(program: Command): void {
       return EXIT.ok;
     }),
   );
+  registerDeleteCommand(jobs);
+}
+
+interface DeleteOptions extends ConnectionOptions {
+  yes?: boolean;
+}
+
+function registerDeleteCommand(jobs: Command): void {
+  withConnection(
+    jobs
+      .command('delete')
+      .description('delete a finished job: its events, files and the models it registered (models other jobs name are kept)')
+      .argument('<id>', 'job id (job_…)')
+      .option('-y, --yes', 'delete without asking'),
+  ).action(
+    runAction(async (id: string, options: DeleteOptions) => {
+      if (!options.yes) {
+        const answer = await ask(`delete job ${id}, its events, artifacts and the models it registered (models other jobs name are kept)? [y/N] `);
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          process.stderr.write(`not deleted: ${id} (answer y to delete, or pass --yes)\n`);
+          return EXIT.failed;
+        }
+      }
+      const deleted = await clientFrom(options).deleteJob(id);
+      process.stdout.write(options.json ? `${JSON.stringify(deleted, null, 2)}\n` : formatDeleted(deleted));
+      return EXIT.ok;
+    }),
+  );
+}
+
+export function formatDeleted(deleted: JobDeleted): string {
+  const lines = [`deleted ${deleted.id}`];
+  if (deleted.deleted_models.length > 0) lines.push(`deleted models: ${deleted.deleted_models.join(', ')}`);
+  for (const kept of deleted.kept_models) lines.push(`kept model ${kept.id} (used by ${kept.used_by.join(', ')}); delete it with DELETE /v1/models/${kept.id}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Asks on stderr and reads one line from stdin; no input (a closed or empty stdin) is the empty answer. */
+function ask(question: string): Promise<string> {
+  process.stderr.write(question);
+  const input = process.stdin;
+  return new Promise((resolve) => {
+    let text = '';
+    const done = () => {
+      input.off('data', onData);
+      input.off('end', done);
+      input.destroy();
+      resolve(text.split('\n')[0] ?? '');
+    };
+    const onData = (chunk: string) => {
+      text += chunk;
+      if (text.includes('\n')) done();
+    };
+    input.setEncoding('utf8');
+    input.on('data', onData);
+    input.on('end', done);
+  });
 }
 
 export function formatJobsTable(jobs: Job[], now: Date): string {
@@ -50,7 +110,14 @@ export function formatJobsTable(jobs: Job[], now: Date): string {
   ]);
   const table = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  return `${table.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n')}\n`;
+  return `${table
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 export function formatAge(ms: number): string {

@@ -9,7 +9,7 @@ export function registerKeysCommand(program: Command): void {
     .command('create')
     .description('create an API key for a tenant (the tenant is created on first use)')
     .requiredOption('--tenant <name>', 'tenant the key acts for')
-    .option('--admin', 'the key may read every tenant\'s resources', false)
+    .option('--admin', "the key may read every tenant's resources", false)
     .option('--json', 'print JSON')
     .action(async (options: { tenant: string; admin: boolean; json?: boolean }) => {
       if (!/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(options.tenant)) fail('--tenant must be 1-63 letters, digits, _ or -');
@@ -44,11 +44,14 @@ export function registerKeysCommand(program: Command): void {
 
   keys
     .command('revoke <id>')
-    .description('revoke an API key at once')
+    .description('revoke an API key at once: its requests are refused now, its open WebSockets close within seconds, its unused tickets are void')
     .action(async (id: string) => {
       await withDb(async (db, { revokeApiKey }) => {
         if (!(await revokeApiKey(db, id))) fail(`no active key ${id}`);
-        console.log(`revoked ${id}`);
+        // Every API process re-checks the keys of its open sockets every few seconds (no connection to them is needed here).
+        console.log(
+          `revoked ${id}: requests with it are refused now; its open WebSockets close within a few seconds and its unused WebSocket tickets no longer work`,
+        );
       });
     });
 }

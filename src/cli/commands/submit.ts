@@ -20,7 +20,7 @@ export function registerSubmitCommand(program: Command): void {
       .description('submit a job to a distill server and print its id; --follow shows its progress and ends with the report')
       .argument('<spec>', 'job body JSON file (see examples/), or - for standard input')
       .option('-f, --follow', 'follow the job to its end: progress per phase, then the report; the exit code tells how it ended')
-      .option('--name <name>', 'job name (overrides the spec\'s)')
+      .option('--name <name>', "job name (overrides the spec's)")
       .option('--idempotency-key <key>', 'retrying with the same key returns the same job instead of a second one'),
   ).action(
     runAction(async (specPath: string, options: SubmitOptions) => {

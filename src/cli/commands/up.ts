@@ -13,7 +13,7 @@ export function registerUpCommand(program: Command): void {
     .option('-w, --workers <n>', 'worker processes (default: WORKERS)', (v) => Number.parseInt(v, 10))
     .action(async (options: { workers?: number }) => {
       const config = configOrExit();
-      const log = createLogger(config.LOG_LEVEL, { service: 'up' });
+      const log = createLogger(config, { service: 'up' });
       const workers = options.workers ?? config.WORKERS;
       if (!Number.isInteger(workers) || workers < 0) {
         process.stderr.write('distill up: --workers must be a non-negative integer\n');
@@ -25,7 +25,8 @@ export function registerUpCommand(program: Command): void {
         log.fatal({ err }, 'migrations failed: is Postgres running at DATABASE_URL?');
         process.exit(1);
       }
-      await printFirstKey(config.DATABASE_URL);
+      // With ADMIN_API_KEY the operator chose the first key; the API stores it when it starts.
+      if (!config.ADMIN_API_KEY) await printFirstKey(config.DATABASE_URL);
       supervise(['serve', ...Array.from({ length: workers }, () => 'worker')], log);
     });
 }

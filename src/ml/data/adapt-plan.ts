@@ -1,10 +1,11 @@
-// Kept apart from adapt.ts so the API can check specs without loading tfjs.
+/**
+ * Whether, and how, samples of one shape become another's: the plan only, apart from adapt.ts (which
+ * carries it out with tfjs), so spec checks can ask it in a process that never loads tfjs.
+ */
 import { asImageShape } from '../models/presets.js';
 
-export type AdaptPlan =
-  | { kind: 'same' }
-  | { kind: 'reshape' }
-  | { kind: 'resize'; from: [number, number, number]; to: [number, number, number] };
+/** `same`: nothing to do; `reshape`: as many values, laid out anew; `resize`: images of the same channels, resized. */
+export type AdaptPlan = { kind: 'same' } | { kind: 'reshape' } | { kind: 'resize'; from: [number, number, number]; to: [number, number, number] };
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 

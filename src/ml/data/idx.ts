@@ -22,6 +22,11 @@ const TYPES: Record<number, { bytes: number; read: (v: DataView, o: number) => n
 
 const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
+/** What an upload may claim: the most classes its labels may name (MAX_CLASSES). */
+export interface IdxLimits {
+  maxClasses?: number;
+}
+
 /** Parses one IDX file (gzipped or not). `name` is used in error messages. */
 export function parseIdx(input: Uint8Array, name = 'idx file'): IdxArray {
   let bytes: Uint8Array;
@@ -45,7 +50,8 @@ export function parseIdx(input: Uint8Array, name = 'idx file'): IdxArray {
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = headerBytes + count * type.bytes;
   if (bytes.length < expected) {
-    throw new DataError('idx_truncated', `${name}: dimensions [${dims}] need ${expected} bytes, file has ${bytes.length}`);
+    const need = Number.isSafeInteger(expected) ? `${expected} bytes` : 'more bytes than any file holds';
+    throw new DataError('idx_truncated', `${name}: dimensions [${dims}] need ${need}, file has ${bytes.length}`);
   }
   if (count === 0) throw new DataError('empty', `${name} holds no items (dimensions [${dims}])`);
   const data = type.make(count);
@@ -58,10 +64,28 @@ export function parseIdx(input: Uint8Array, name = 'idx file'): IdxArray {
  * Images and labels as samples: pixels scaled to [0, 1] when unsigned bytes, images shaped
  * [h, w, 1] (rank-3 files) so convnets read them directly.
  */
-export function parseIdxPair(images: Uint8Array, labels: Uint8Array, names = { images: 'images', labels: 'labels' }): Samples & { shape: number[] } {
-  const img = parseIdx(images, names.images);
+export function parseIdxPair(
+  images: Uint8Array,
+  labels: Uint8Array,
+  names = { images: 'images', labels: 'labels' },
+  limits: IdxLimits = {},
+): Samples & { shape: number[] } {
+  const maxClasses = limits.maxClasses ?? Infinity;
+  // Labels first: they are small, and what they claim (the classes) is checked before the images are read.
   const lab = parseIdx(labels, names.labels);
-  if (lab.dims.length !== 1) throw new DataError('idx_bad_magic', `${names.labels}: labels must be a rank-1 IDX file (magic 0x00000801), got rank ${lab.dims.length}`);
+  if (lab.dims.length !== 1)
+    throw new DataError('idx_bad_magic', `${names.labels}: labels must be a rank-1 IDX file (magic 0x00000801), got rank ${lab.dims.length}`);
+  for (let i = 0; i < lab.data.length; i++) {
+    const v = lab.data[i]!;
+    if (!Number.isInteger(v) || v < 0) throw new DataError('non_finite', `${names.labels}: label ${i} is ${v}, not a class index`);
+    if (v >= maxClasses) {
+      throw new DataError(
+        'too_many_classes',
+        `${names.labels}: label ${i} is ${v}, but labels are class indices below ${maxClasses} (the server's limit on classes, MAX_CLASSES)`,
+      );
+    }
+  }
+  const img = parseIdx(images, names.images);
   const n = img.dims[0]!;
   if (n !== lab.dims[0]) throw new DataError('count_mismatch', `${names.images} holds ${n} images but ${names.labels} holds ${lab.dims[0]} labels`);
   const per = img.dims.slice(1);
@@ -70,18 +94,18 @@ export function parseIdxPair(images: Uint8Array, labels: Uint8Array, names = { i
   const x = new Float32Array(img.data.length);
   for (let i = 0; i < x.length; i++) x[i] = img.data[i]! * scale;
   const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = lab.data[i]!;
-    if (!Number.isInteger(v) || v < 0) throw new DataError('non_finite', `${names.labels}: label ${i} is ${v}, not a class index`);
-    y[i] = v;
-  }
+  for (let i = 0; i < n; i++) y[i] = lab.data[i]!;
   return { x, y, shape };
 }
 
 /** A dataset from IDX train files and optional test files; class names are the label numbers. */
-export function datasetFromIdx(train: { images: Uint8Array; labels: Uint8Array }, test?: { images: Uint8Array; labels: Uint8Array }): Dataset {
-  const tr = parseIdxPair(train.images, train.labels, { images: 'train images', labels: 'train labels' });
-  const te = test ? parseIdxPair(test.images, test.labels, { images: 'test images', labels: 'test labels' }) : undefined;
+export function datasetFromIdx(
+  train: { images: Uint8Array; labels: Uint8Array },
+  test?: { images: Uint8Array; labels: Uint8Array },
+  limits: IdxLimits = {},
+): Dataset {
+  const tr = parseIdxPair(train.images, train.labels, { images: 'train images', labels: 'train labels' }, limits);
+  const te = test ? parseIdxPair(test.images, test.labels, { images: 'test images', labels: 'test labels' }, limits) : undefined;
   if (te && te.shape.join() !== tr.shape.join()) {
     throw new DataError('shape_mismatch', `test images are [${te.shape}] but train images are [${tr.shape}]`);
   }

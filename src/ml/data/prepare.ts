@@ -31,7 +31,8 @@ export function validateDataset(ds: Dataset): void {
     }
   }
   const seen = new Set(ds.train.y);
-  if (seen.size < 2) throw new DataError('one_class', `the training set holds only class "${ds.classNames[ds.train.y[0] ?? 0]}": distillation needs at least two classes`);
+  if (seen.size < 2)
+    throw new DataError('one_class', `the training set holds only class "${ds.classNames[ds.train.y[0] ?? 0]}": distillation needs at least two classes`);
 }
 
 function take(s: Samples, per: number, indices: ArrayLike<number>): Samples {
@@ -54,7 +55,8 @@ export function splitDataset(ds: Dataset, o: SplitOptions): SplitDataset {
   const valCount = Math.round(pool.length * o.validationFraction);
   const trainIdx = pool.subarray(valCount, o.limit?.train !== undefined ? valCount + o.limit.train : undefined);
   let test = ds.test ?? take(ds.train, per, order.subarray(0, testCount));
-  if (o.limit?.test !== undefined && o.limit.test < countOf(test)) test = take(test, per, new Rng(deriveSeed(o.seed, 'test-limit')).permutation(countOf(test)).subarray(0, o.limit.test));
+  if (o.limit?.test !== undefined && o.limit.test < countOf(test))
+    test = take(test, per, new Rng(deriveSeed(o.seed, 'test-limit')).permutation(countOf(test)).subarray(0, o.limit.test));
   const out: SplitDataset = {
     shape: ds.shape,
     classNames: ds.classNames,

@@ -6,7 +6,7 @@
  */
 import type { SpecProblem } from '../errors.js';
 import type { DistillationSpec } from '../spec-distillation.js';
-import { planProjection } from './projection.js';
+import { planProjection } from './projection-plan.js';
 
 /** Layer name → per-sample output shape (undefined where not known before the data is loaded). */
 export type LayerTable = Map<string, number[] | undefined>;
@@ -23,13 +23,18 @@ export function checkDistillation(d: Checked | undefined, models: ModelsToCheck)
   const problems: SpecProblem[] = [];
   const methods = d?.method ?? ['logits'];
   for (const kind of ['hint', 'attention'] as const) {
-    if (methods.includes(kind) && !d?.[kind]) problems.push({ path: `/distillation/${kind}`, message: `method includes '${kind}': give distillation.${kind}.pairs` });
-    if (d?.[kind] && !methods.includes(kind)) problems.push({ path: '/distillation/method', message: `distillation.${kind} is given but method does not include '${kind}'` });
+    if (methods.includes(kind) && !d?.[kind])
+      problems.push({ path: `/distillation/${kind}`, message: `method includes '${kind}': give distillation.${kind}.pairs` });
+    if (d?.[kind] && !methods.includes(kind))
+      problems.push({ path: '/distillation/method', message: `distillation.${kind} is given but method does not include '${kind}'` });
   }
   const weights = d?.teacher_weights;
   if (weights) {
     if (weights.length !== models.teachers.length) {
-      problems.push({ path: '/distillation/teacher_weights', message: `gives ${weights.length} weights for ${models.teachers.length} teacher${models.teachers.length === 1 ? '' : 's'}` });
+      problems.push({
+        path: '/distillation/teacher_weights',
+        message: `gives ${weights.length} weights for ${models.teachers.length} teacher${models.teachers.length === 1 ? '' : 's'}`,
+      });
     } else if (!weights.some((w) => w > 0)) {
       problems.push({ path: '/distillation/teacher_weights', message: 'at least one teacher weight must be above 0' });
     }
@@ -40,11 +45,17 @@ export function checkDistillation(d: Checked | undefined, models: ModelsToCheck)
   return problems;
 }
 
-function checkPair(kind: 'hint' | 'attention', i: number, pair: { student: string; teacher: string; teacher_index?: number }, models: ModelsToCheck): SpecProblem[] {
+function checkPair(
+  kind: 'hint' | 'attention',
+  i: number,
+  pair: { student: string; teacher: string; teacher_index?: number },
+  models: ModelsToCheck,
+): SpecProblem[] {
   const at = `/distillation/${kind}/pairs/${i}`;
   const k = pair.teacher_index ?? 0;
   const count = models.teachers.length;
-  if (k >= count) return [{ path: `${at}/teacher_index`, message: `teacher ${k} does not exist: the job has ${count} teacher${count === 1 ? '' : 's'} (0-based)` }];
+  if (k >= count)
+    return [{ path: `${at}/teacher_index`, message: `teacher ${k} does not exist: the job has ${count} teacher${count === 1 ? '' : 's'} (0-based)` }];
   const teacherName = count === 1 ? 'the teacher' : `teacher ${k}`;
   const problems: SpecProblem[] = [];
   const lookup = (table: LayerTable | undefined, name: string, who: string, side: 'student' | 'teacher') => {
@@ -57,13 +68,22 @@ function checkPair(kind: 'hint' | 'attention', i: number, pair: { student: strin
   const t = lookup(models.teachers[k], pair.teacher, teacherName, 'teacher');
   if (problems.length > 0) return problems;
   if (kind === 'attention') {
-    if (s && s.length !== 3) problems.push({ path: `${at}/student`, message: `attention transfer needs a feature map [h,w,c]: student layer '${pair.student}' outputs [${s}]` });
-    if (t && t.length !== 3) problems.push({ path: `${at}/teacher`, message: `attention transfer needs a feature map [h,w,c]: ${teacherName}'s layer '${pair.teacher}' outputs [${t}]` });
+    if (s && s.length !== 3)
+      problems.push({ path: `${at}/student`, message: `attention transfer needs a feature map [h,w,c]: student layer '${pair.student}' outputs [${s}]` });
+    if (t && t.length !== 3)
+      problems.push({
+        path: `${at}/teacher`,
+        message: `attention transfer needs a feature map [h,w,c]: ${teacherName}'s layer '${pair.teacher}' outputs [${t}]`,
+      });
     return problems;
   }
   if (s && t) {
     const plan = planProjection(s, t);
-    if (typeof plan === 'string') problems.push({ path: `${at}/student`, message: `student layer '${pair.student}' cannot be projected onto ${teacherName}'s layer '${pair.teacher}': ${plan}` });
+    if (typeof plan === 'string')
+      problems.push({
+        path: `${at}/student`,
+        message: `student layer '${pair.student}' cannot be projected onto ${teacherName}'s layer '${pair.teacher}': ${plan}`,
+      });
   }
   return problems;
 }

@@ -91,7 +91,9 @@ export class DistillObjective {
     if (setup.attention) {
       const offset = setup.hint?.pairs.length ?? 0;
       const attention = weightedSum(
-        setup.attention.pairs.map((p, j) => tf.mul(attentionLoss(attentionMap(tap(offset + j) as tf.Tensor4D), targets.features[p.need] as tf.Tensor2D), p.weight)),
+        setup.attention.pairs.map((p, j) =>
+          tf.mul(attentionLoss(attentionMap(tap(offset + j) as tf.Tensor4D), targets.features[p.need] as tf.Tensor2D), p.weight),
+        ),
       );
       loss = tf.add(loss, tf.mul(attention, setup.attention.beta));
       terms.push(attention);

@@ -25,7 +25,13 @@ export interface DistillationPlan {
 }
 
 /** Layer references must have been checked (checkDistillation) against these very models. */
-export function planDistillation(d: ResolvedDistillation, student: tf.LayersModel, teachers: readonly tf.LayersModel[], samples: number, classes: number): DistillationPlan {
+export function planDistillation(
+  d: ResolvedDistillation,
+  student: tf.LayersModel,
+  teachers: readonly tf.LayersModel[],
+  samples: number,
+  classes: number,
+): DistillationPlan {
   const studentShapes = layerShapes(student);
   const teacherShapes = teachers.map(layerShapes);
   const needs: FeatureNeed[] = [];
@@ -55,7 +61,9 @@ export function planDistillation(d: ResolvedDistillation, student: tf.LayersMode
     wantLogits,
     mode,
     ...(tooBig && d.soft_targets !== 'per_batch'
-      ? { note: `teacher outputs for ${samples} samples would take ${Math.round(bytes / 2 ** 20)} MiB (cache limit ${TARGET_CACHE_BYTES / 2 ** 20} MiB): the teachers run on every batch instead` }
+      ? {
+          note: `teacher outputs for ${samples} samples would take ${Math.round(bytes / 2 ** 20)} MiB (cache limit ${TARGET_CACHE_BYTES / 2 ** 20} MiB): the teachers run on every batch instead`,
+        }
       : {}),
     teacherWeights: d.teacher_weights ?? teachers.map(() => 1),
   };
@@ -66,7 +74,14 @@ export async function buildTargets(plan: DistillationPlan, teachers: readonly Te
   return plan.mode === 'cached' ? cachedTargets(teachers, plan.wantLogits, plan.needs, onProgress) : perBatchTargets(teachers, plan.wantLogits, plan.needs);
 }
 
-export function buildObjective(d: ResolvedDistillation, plan: DistillationPlan, student: tf.LayersModel, epochs: number, targets: TargetSource, projections: Projections | undefined): DistillObjective {
+export function buildObjective(
+  d: ResolvedDistillation,
+  plan: DistillationPlan,
+  student: tf.LayersModel,
+  epochs: number,
+  targets: TargetSource,
+  projections: Projections | undefined,
+): DistillObjective {
   return new DistillObjective(student, {
     methods: d.method,
     temperature: d.temperature,

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tappedForward, type TappedOutputs } from '../models/build.js';
 import { attentionMap } from './features.js';
 
-/** Above this, teacher outputs are computed per batch instead of cached: 256 MiB of float32. */
-export const TARGET_CACHE_BYTES = 256 * 1024 * 1024;
+// Set beside the memory estimate, which counts the cache (and must not load tfjs).
+export { TARGET_CACHE_BYTES } from '../memory-estimate.js';
 
 /** A teacher layer output the loss needs: as is (hint) or as a normalised attention map. */
 export interface FeatureNeed {
@@ -43,7 +43,8 @@ export interface TargetSource {
 
 /** Bytes a cache of every target for `n` samples takes. */
 export function cacheBytes(n: number, classes: number, teachers: number, wantLogits: boolean, needs: readonly FeatureNeed[]): number {
-  const perSample = (wantLogits ? classes * teachers : 0) + needs.reduce((s, f) => s + (f.size ? f.size[0] * f.size[1] : f.shape.reduce((a, b) => a * b, 1)), 0);
+  const perSample =
+    (wantLogits ? classes * teachers : 0) + needs.reduce((s, f) => s + (f.size ? f.size[0] * f.size[1] : f.shape.reduce((a, b) => a * b, 1)), 0);
   return 4 * n * perSample;
 }
 
@@ -81,7 +82,13 @@ export function perBatchTargets(teachers: readonly TeacherInput[], wantLogits: b
 }
 
 /** Runs the teachers over the whole split once, in chunks, yielding to the event loop as it goes. */
-export async function cachedTargets(teachers: readonly TeacherInput[], wantLogits: boolean, needs: readonly FeatureNeed[], onProgress?: (fraction: number) => void, chunk = 256): Promise<TargetSource> {
+export async function cachedTargets(
+  teachers: readonly TeacherInput[],
+  wantLogits: boolean,
+  needs: readonly FeatureNeed[],
+  onProgress?: (fraction: number) => void,
+  chunk = 256,
+): Promise<TargetSource> {
   const passes = new TeacherPasses(teachers, wantLogits, needs);
   const n = teachers[0]!.x.shape[0]!;
   const parts: BatchTargets[] = [];

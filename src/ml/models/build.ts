@@ -15,7 +15,13 @@ function makeLayer(spec: LayerSpec, name: string, seed: number, inputShape: numb
   const kernel = () => tf.initializers.glorotUniform({ seed });
   switch (spec.type) {
     case 'dense':
-      return tf.layers.dense({ ...common, units: spec.units, activation: spec.activation ?? 'linear', useBias: spec.use_bias ?? true, kernelInitializer: kernel() });
+      return tf.layers.dense({
+        ...common,
+        units: spec.units,
+        activation: spec.activation ?? 'linear',
+        useBias: spec.use_bias ?? true,
+        kernelInitializer: kernel(),
+      });
     case 'conv2d':
       return tf.layers.conv2d({
         ...common,

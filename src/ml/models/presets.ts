@@ -40,7 +40,12 @@ export function modelLayers(model: ModelSpec, inputShape: readonly number[] | un
         logits,
       ];
     case 'hinton-student':
-      return [...flatten, { type: 'dense', name: 'hidden1', units: 800, activation: 'relu' }, { type: 'dense', name: 'hidden2', units: 800, activation: 'relu' }, logits];
+      return [
+        ...flatten,
+        { type: 'dense', name: 'hidden1', units: 800, activation: 'relu' },
+        { type: 'dense', name: 'hidden2', units: 800, activation: 'relu' },
+        logits,
+      ];
     case 'cnn-teacher':
       return [
         { type: 'conv2d', name: 'conv1', filters: 32, kernel_size: 3, activation: 'relu', padding: 'same' },

@@ -4,21 +4,15 @@
  * over HTTP they load with tf.loadLayersModel(url) in any tfjs runtime.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ModelArtifacts, ModelJson, WeightsManifestEntry } from './artifacts.js';
 
-export interface ModelArtifacts {
-  /** The tfjs layers-model model.json, with weightsManifest [{ paths: ['weights.bin'], weights }]. */
-  modelJson: ModelJson;
-  /** The content of weights.bin. */
-  weights: Uint8Array;
-}
+export type { ModelArtifacts, ModelJson } from './artifacts.js';
 
-export interface ModelJson {
-  format: 'layers-model';
-  generatedBy: string;
-  convertedBy: null;
-  modelTopology: object;
-  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-}
+// Our manifest entry is tfjs' own, restated so the API can read model.json without loading tfjs: a
+// tfjs upgrade that changes it fails to compile here.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const manifestEntryMatchesTfjs: Same<WeightsManifestEntry, tf.io.WeightsManifestEntry> = true;
+void manifestEntryMatchesTfjs;
 
 /** Copies a (possibly pooled) byte view into its own ArrayBuffer, as tfjs reads whole buffers. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {

@@ -42,13 +42,26 @@ export function walkLayers(layers: readonly LayerSpec[], inputShape: readonly nu
       case 'maxPooling2d':
       case 'averagePooling2d': {
         if (shape.length !== 3) {
-          problems.push({ path: at('type'), message: `${layer.type} needs an image input [height, width, channels] but receives [${shape}]: set the model's input_shape, e.g. [28,28,1]` });
+          problems.push({
+            path: at('type'),
+            message: `${layer.type} needs an image input [height, width, channels] but receives [${shape}]: set the model's input_shape, e.g. [28,28,1]`,
+          });
           return { macs, problems, shapes };
         }
         const [h, w, c] = shape as [number, number, number];
         const isConv = layer.type === 'conv2d';
         const [kh, kw] = isConv ? pair(layer.kernel_size, 1) : pair(layer.pool_size, 2);
         const [sh, sw] = isConv ? pair(layer.strides, 1) : pair(layer.strides ?? layer.pool_size, 2);
+        // A stride past the input has no window to move to, and the conv gradient kernels index out of
+        // bounds on it (the job failed in training, three times): refused here with the field.
+        if (sh > h || sw > w) {
+          const field = isConv || layer.strides !== undefined ? 'strides' : 'pool_size'; // pooling strides default to pool_size
+          problems.push({
+            path: at(field),
+            message: `strides ${sh}×${sw} are larger than the ${h}×${w} input of layer ${i}: a stride is at most the input's height and width`,
+          });
+          return { macs, problems, shapes };
+        }
         const oh = spatialOut(h, kh, sh, layer.padding);
         const ow = spatialOut(w, kw, sw, layer.padding);
         if (oh < 1 || ow < 1) {

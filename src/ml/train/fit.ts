@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { crossEntropy } from '../distill/loss.js';
 import type { DistillObjective } from '../distill/objective.js';
-import { JobCancelledError } from '../errors.js';
+import { DivergedError, JobCancelledError } from '../errors.js';
 import type { EngineEvent, ModelRole, TrainingPhase } from '../events.js';
 import { dropoutLayers, logitsOf, outputsProbabilities } from '../models/build.js';
 import type { PhaseProgress } from '../progress.js';
@@ -126,6 +126,7 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
         control.progress.set((epoch - 1 + step / steps) / task.epochs);
         if (step % metricsEvery === 0 || step === steps || now - lastMetrics.at > METRICS_AT_LEAST_EVERY_MS) {
           const [loss, correct, ...terms] = aux!.dataSync();
+          throwIfDiverged(task, epoch, loss!);
           const seconds = Math.max((performance.now() - lastMetrics.at) / 1000, 1e-6);
           control.emit({
             type: 'metrics',
@@ -149,8 +150,15 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
         }
       }
       const [lossTotal, correctTotal, ...termTotals] = sums.dataSync();
+      // A NaN or infinite batch loss anywhere in the epoch makes the sum non-finite.
+      throwIfDiverged(task, epoch, lossTotal!);
       if (task.distill) {
-        terms = { epoch, ...task.distill.settings(epoch), loss: lossTotal! / n, ...Object.fromEntries(task.distill.terms.map((t, i) => [t, termTotals[i]! / n])) } as EpochTerms;
+        terms = {
+          epoch,
+          ...task.distill.settings(epoch),
+          loss: lossTotal! / n,
+          ...Object.fromEntries(task.distill.terms.map((t, i) => [t, termTotals[i]! / n])),
+        } as EpochTerms;
       }
       const summary: EpochSummary = {
         epoch,
@@ -162,6 +170,7 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
       };
       if (task.validation && task.validation.x.shape[0]! > 0) {
         const val = await evaluateLogits(task.model, task.validation.x, task.validation.y);
+        throwIfDiverged(task, epoch, val.loss, 'validation');
         summary.val_loss = val.loss;
         summary.val_accuracy = val.accuracy;
       }
@@ -190,6 +199,13 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
     lastYield = performance.now();
   }
   return history;
+}
+
+/** Checked on values already read back (metrics, epoch sums): no extra sync per batch. */
+function throwIfDiverged(task: FitTask, epoch: number, loss: number, which = 'training'): void {
+  if (Number.isFinite(loss)) return;
+  const model = task.role === 'student' ? 'the distilled student' : `the ${task.role}`;
+  throw new DivergedError(`${model} diverged in epoch ${epoch}: its ${which} loss became ${loss}; try a lower learning_rate (now ${task.learningRate})`);
 }
 
 function correctOf(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {

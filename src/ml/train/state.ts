@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedTraining } from '../spec.js';
+import { FusedAdamOptimizer } from './fused-adam.js';
 
 export interface StoredTensor {
   name: string;
@@ -19,7 +20,8 @@ export function makeOptimizer(t: Pick<ResolvedTraining, 'optimizer' | 'learning_
     case 'momentum':
       return tf.train.momentum(t.learning_rate, 0.9);
     case 'adam':
-      return tf.train.adam(t.learning_rate);
+      // tf.train.adam's defaults (β₁ 0.9, β₂ 0.999, ε from the backend), each variable updated in one kernel.
+      return new FusedAdamOptimizer(t.learning_rate, 0.9, 0.999);
   }
 }
 

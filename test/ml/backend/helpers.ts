@@ -15,7 +15,13 @@ export function randomValues(size: number, seed: number): Float32Array {
 }
 
 export function randomTensor(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tf.tensor(
+    randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 /** Runs `fn` on one backend and returns its outputs as plain arrays; checks no wasm data leaked. */
@@ -44,7 +50,10 @@ export async function assertSameOnWasmAndCpu(fn: () => tf.Tensor[], tol = 1e-4, 
     let worst = 0;
     for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(w[j]! - c[j]!));
     assert.ok(worst <= tol, `${label} output ${i}: max |wasm - cpu| = ${worst} > ${tol}`);
-    assert.ok(w.some((v) => v !== 0), `${label} output ${i}: all zeros (test is vacuous)`);
+    assert.ok(
+      w.some((v) => v !== 0),
+      `${label} output ${i}: all zeros (test is vacuous)`,
+    );
   });
 }
 

@@ -14,8 +14,12 @@ interface ConvCase {
   pad: Pad;
 }
 
-const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding =>
-  [[0, 0], [t, b], [l, r], [0, 0]];
+const explicit = (t: number, b: number, l: number, r: number): tf.backend_util.ExplicitPadding => [
+  [0, 0],
+  [t, b],
+  [l, r],
+  [0, 0],
+];
 
 const CONV_CASES: ConvCase[] = [
   { x: [2, 8, 8, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'same' },
@@ -42,8 +46,7 @@ function convGrads(c: ConvCase, depthwise: boolean): () => tf.Tensor[] {
       depthwise ? tf.depthwiseConv2d(xx, ff, c.strides, c.pad) : tf.conv2d(xx, ff, c.strides, c.pad);
     const outShape = conv(x, f).shape;
     const weights = randomTensor(outShape, 3);
-    const [dx, df] = tf.grads((xx: tf.Tensor, ff: tf.Tensor) =>
-      tf.sum(tf.mul(conv(xx as tf.Tensor4D, ff as tf.Tensor4D), weights)))([x, f]);
+    const [dx, df] = tf.grads((xx: tf.Tensor, ff: tf.Tensor) => tf.sum(tf.mul(conv(xx as tf.Tensor4D, ff as tf.Tensor4D), weights)))([x, f]);
     return [conv(x, f), dx!, df!];
   };
 }
@@ -74,11 +77,12 @@ describe('wasm conv gradients match cpu', () => {
     for (const backend of ['wasm', 'cpu'] as const) {
       await tf.setBackend(backend);
       assert.throws(
-        () => tf.tidy(() => {
-          const x = randomTensor([1, 8, 8, 2], 1) as tf.Tensor4D;
-          const f = randomTensor([3, 3, 2, 2], 2) as tf.Tensor4D;
-          tf.grad((ff: tf.Tensor) => tf.sum(tf.conv2d(x, ff as tf.Tensor4D, 1, 'same', 'NHWC', 2)))(f);
-        }),
+        () =>
+          tf.tidy(() => {
+            const x = randomTensor([1, 8, 8, 2], 1) as tf.Tensor4D;
+            const f = randomTensor([3, 3, 2, 2], 2) as tf.Tensor4D;
+            tf.grad((ff: tf.Tensor) => tf.sum(tf.conv2d(x, ff as tf.Tensor4D, 1, 'same', 'NHWC', 2)))(f);
+          }),
         /dilation rates greater than 1/,
       );
     }
@@ -86,7 +90,12 @@ describe('wasm conv gradients match cpu', () => {
   });
 
   // The stock wasm MaxPoolGrad loses the gradient of every window whose values are all <= 0.
-  for (const [size, strides, pad] of [[2, 2, 'valid'], [2, 2, 'same'], [3, 1, 'same'], [3, 2, 'valid']] as const) {
+  for (const [size, strides, pad] of [
+    [2, 2, 'valid'],
+    [2, 2, 'same'],
+    [3, 1, 'same'],
+    [3, 2, 'valid'],
+  ] as const) {
     it(`maxPool gradient, negative values included: pool ${size} strides ${strides} ${pad}`, async () => {
       await assertSameOnWasmAndCpu(() => {
         const x = randomTensor([2, 7, 7, 3], 5) as tf.Tensor4D;
@@ -101,7 +110,15 @@ describe('wasm conv gradients match cpu', () => {
     const step = (): tf.Tensor[] => {
       const model = tf.sequential({
         layers: [
-          tf.layers.conv2d({ inputShape: [12, 12, 1], filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+          tf.layers.conv2d({
+            inputShape: [12, 12, 1],
+            filters: 6,
+            kernelSize: 3,
+            strides: 2,
+            padding: 'same',
+            activation: 'tanh',
+            kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+          }),
           tf.layers.batchNormalization({ momentum: 0.9 }),
           tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'valid', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
           tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -111,8 +128,7 @@ describe('wasm conv gradients match cpu', () => {
       });
       const x = randomTensor([8, 12, 12, 1], 4);
       const labels = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 10);
-      const { grads } = tf.variableGrads(() =>
-        tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+      const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
       const out = model.trainableWeights.map((w) => grads[w.name]!);
       model.dispose();
       return out;

@@ -12,7 +12,12 @@ describe('wasm fast paths match cpu', () => {
     await initBackend('wasm');
   });
 
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`matMul transposeA=${ta} transposeB=${tb}, rank 2, rank 3 (batch 1 and batch 3)`, async () => {
       await assertSameOnWasmAndCpu(() => {
         const a2 = randomTensor(ta ? [33, 17] : [17, 33], 1);
@@ -22,12 +27,7 @@ describe('wasm fast paths match cpu', () => {
         // A short a and a long b: a·bᵀ goes through (b·aᵀ)ᵀ.
         const aShort = randomTensor(ta ? [33, 4] : [4, 33], 25);
         const bLong = randomTensor(tb ? [40, 33] : [33, 40], 26);
-        return [
-          tf.matMul(aShort, bLong, ta, tb),
-          tf.matMul(a2, b2, ta, tb),
-          tf.matMul(a2.expandDims(0), b2.expandDims(0), ta, tb),
-          tf.matMul(a3, b3, ta, tb),
-        ];
+        return [tf.matMul(aShort, bLong, ta, tb), tf.matMul(a2, b2, ta, tb), tf.matMul(a2.expandDims(0), b2.expandDims(0), ta, tb), tf.matMul(a3, b3, ta, tb)];
       });
     });
 
@@ -37,14 +37,46 @@ describe('wasm fast paths match cpu', () => {
         const b = randomTensor(tb ? [11, 24] : [24, 11], 6) as tf.Tensor2D;
         const bias = randomTensor([11], 7);
         const dy = randomTensor([16, 11], 8);
-        const f = (aa: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor): tf.Tensor => tf.fused.matMul({
-          a: aa as tf.Tensor2D, b: bb as tf.Tensor2D, transposeA: ta, transposeB: tb, bias: cc, activation: 'relu',
-        });
+        const f = (aa: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor): tf.Tensor =>
+          tf.fused.matMul({
+            a: aa as tf.Tensor2D,
+            b: bb as tf.Tensor2D,
+            transposeA: ta,
+            transposeB: tb,
+            bias: cc,
+            activation: 'relu',
+          });
         const grads = tf.grads((aa: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) => tf.sum(tf.mul(f(aa, bb, cc), dy)))([a, b, bias]);
         return [f(a, b, bias), ...grads];
       });
     });
   }
+
+  it('slice: contiguous row chunks (read in place), strided slices and int32 (stock), and its gradient', async () => {
+    await assertSameOnWasmAndCpu(
+      () => {
+        const x = randomTensor([50, 7, 3], 40);
+        const ints = tf.tensor2d(
+          Int32Array.from({ length: 60 }, (_, i) => i * 3 - 20),
+          [12, 5],
+          'int32',
+        );
+        const dy = randomTensor([5, 3, 2], 41);
+        const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.slice(t, [3, 2, 1], [5, 3, 2]), dy)))(x);
+        return [
+          tf.slice(x, [10, 0, 0], [13, 7, 3]),
+          tf.slice(x, [49, 0, 0], [1, -1, -1]),
+          tf.slice(x, [4, 1, 0], [6, 5, 2]),
+          tf.slice(x.reshape([350, 3]), [17, 0], [100, 3]),
+          tf.cast(tf.slice(ints, [2, 0], [4, 5]), 'float32'),
+          tf.cast(tf.slice(ints, [1, 1], [3, 3]), 'float32'),
+          grad,
+        ];
+      },
+      0,
+      'slice',
+    );
+  });
 
   it('dense layer gradients (every backward matmul transposes)', async () => {
     await assertSameOnWasmAndCpu(() => {
@@ -59,14 +91,17 @@ describe('wasm fast paths match cpu', () => {
   });
 
   it('tile as a broadcast, including the batch-norm gradient shape', async () => {
-    await assertSameOnWasmAndCpu(() => [
-      tf.tile(randomTensor([1, 1, 1, 8], 11), [4, 5, 6, 1]),
-      tf.tile(randomTensor([2, 3], 12), [2, 2]),
-      tf.tile(randomTensor([3, 1, 2], 13), [1, 4, 3]),
-      tf.tile(randomTensor([2, 1, 2, 1, 2], 14), [2, 3, 2, 3, 2]),
-      tf.tile(tf.tensor([1, 2, 3], [3], 'int32'), [3]).toFloat(),
-      tf.tile(randomTensor([5], 15), [1]),
-    ], 0);
+    await assertSameOnWasmAndCpu(
+      () => [
+        tf.tile(randomTensor([1, 1, 1, 8], 11), [4, 5, 6, 1]),
+        tf.tile(randomTensor([2, 3], 12), [2, 2]),
+        tf.tile(randomTensor([3, 1, 2], 13), [1, 4, 3]),
+        tf.tile(randomTensor([2, 1, 2, 1, 2], 14), [2, 3, 2, 3, 2]),
+        tf.tile(tf.tensor([1, 2, 3], [3], 'int32'), [3]).toFloat(),
+        tf.tile(randomTensor([5], 15), [1]),
+      ],
+      0,
+    );
   });
 
   it('tile view merges axes of the same kind and drops size-1 axes', () => {
@@ -94,7 +129,14 @@ describe('wasm fast paths match cpu', () => {
       const data = randomTensor([7, 3, 2], 20);
       const ids = tf.tensor1d([2, 0, 2, 4, 1, 0, 4], 'int32');
       const table = randomTensor([6, 4], 21);
-      const tokens = tf.tensor2d([[1, 3, 3], [5, 0, 1]], [2, 3], 'int32');
+      const tokens = tf.tensor2d(
+        [
+          [1, 3, 3],
+          [5, 0, 1],
+        ],
+        [2, 3],
+        'int32',
+      );
       const dy = randomTensor([2, 3, 4], 22);
       const [dTable] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tokens), dy)))([table]);
       return [tf.unsortedSegmentSum(data, ids, 5), dTable!];
@@ -108,7 +150,7 @@ describe('wasm fast paths match cpu', () => {
     await assertSameOnWasmAndCpu(run);
     registerWasmKernels(true);
     const again = registerWasmKernels(true);
-    assert.deepEqual(again.fastPaths, ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput']);
+    assert.deepEqual(again.fastPaths, ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput', 'Slice']);
     await assertSameOnWasmAndCpu(run);
   });
 });

@@ -6,25 +6,15 @@
 import { api, apiUpload, ProblemError } from '../api.js';
 import { fill, h } from '../dom.js';
 import { bytes, count } from '../format.js';
-import type { List } from '../types.js';
+import { BUILTIN as BUILTIN_IDS, type Dataset as WireDataset, type List } from '../types.js';
 import { problemNote } from './widgets.js';
 
-interface Dataset {
-  id: string;
-  name?: string | null;
-  format?: string;
-  status?: string;
-  error?: { message?: string } | string | null;
-  num_train?: number | null;
-  num_test?: number | null;
-  input_shape?: number[] | null;
-  num_classes?: number | null;
-  bytes?: number;
-}
+/** What the page reads of a dataset: all of it from a server, the id and a few facts for a built-in one known here. */
+type Dataset = Pick<WireDataset, 'id'> & Partial<Omit<WireDataset, 'id' | 'error'>> & { error?: { message?: string } | string | null };
 
 const BUILTIN: Dataset[] = [
-  { id: 'builtin:mnist', name: '10,000 real handwritten digits', format: 'builtin', status: 'ready', input_shape: [28, 28, 1], num_classes: 10 },
-  { id: 'builtin:synthetic', name: 'generated clusters (dataset.options: classes, features or shape, samples)', format: 'builtin', status: 'ready' },
+  { id: BUILTIN_IDS.mnist, name: '10,000 real handwritten digits', format: 'builtin', status: 'ready', input_shape: [28, 28, 1], num_classes: 10 },
+  { id: BUILTIN_IDS.synthetic, name: 'generated clusters (dataset.options: classes, features or shape, samples)', format: 'builtin', status: 'ready' },
 ];
 const IDX_ROLES: Array<[RegExp, string]> = [
   [/(t10k|test).*(images|idx3)/i, 'test_images'],
@@ -48,7 +38,15 @@ export function datasetsView(root: HTMLElement): () => void {
     } catch (err) {
       if (stopped) return;
       if (err instanceof ProblemError && err.status === 404 && err.code === 'route_not_found') {
-        fill(listBox, table(BUILTIN, remove), h('div', { class: 'note note-info', 'data-testid': 'uploads-unavailable' }, 'This server takes no dataset uploads. Jobs can use the built-in datasets above.'));
+        fill(
+          listBox,
+          table(BUILTIN, remove),
+          h(
+            'div',
+            { class: 'note note-info', 'data-testid': 'uploads-unavailable' },
+            'This server takes no dataset uploads. Jobs can use the built-in datasets above.',
+          ),
+        );
       } else fill(listBox, problemNote(err));
     }
   }
@@ -79,8 +77,23 @@ function uploadForm(reload: () => Promise<void>): HTMLElement {
   const form = h(
     'form',
     { class: 'upload-form' },
-    h('div', { class: 'field' }, h('label', {}, 'Files'), files, h('div', { class: 'hint' }, 'One CSV (a label column and numeric features), or IDX files named like MNIST\'s: train-images, train-labels, and optionally the t10k/test pair; gzipped or not.')),
-    h('div', { class: 'upload-row' }, h('div', { class: 'field' }, h('label', {}, 'Name'), name), h('div', { class: 'field' }, h('label', {}, 'Label column (CSV)'), labelColumn)),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', {}, 'Files'),
+      files,
+      h(
+        'div',
+        { class: 'hint' },
+        "One CSV (a label column and numeric features), or IDX files named like MNIST's: train-images, train-labels, and optionally the t10k/test pair; gzipped or not.",
+      ),
+    ),
+    h(
+      'div',
+      { class: 'upload-row' },
+      h('div', { class: 'field' }, h('label', {}, 'Name'), name),
+      h('div', { class: 'field' }, h('label', {}, 'Label column (CSV)'), labelColumn),
+    ),
     h('div', { class: 'form-actions' }, button),
     result,
   );
@@ -94,14 +107,22 @@ function uploadForm(reload: () => Promise<void>): HTMLElement {
     if (labelColumn.value.trim()) body.append('label_column', labelColumn.value.trim());
     for (const file of chosen) {
       const field = /\.csv(\.gz)?$/i.test(file.name) ? 'csv' : IDX_ROLES.find(([pattern]) => pattern.test(file.name))?.[1];
-      if (!field) return fill(result, h('div', { class: 'note note-error' }, `Cannot tell what ${file.name} is: name IDX files like train-images-idx3-ubyte.gz.`));
+      if (!field)
+        return fill(result, h('div', { class: 'note note-error' }, `Cannot tell what ${file.name} is: name IDX files like train-images-idx3-ubyte.gz.`));
       body.append(field, file, file.name);
     }
     button.disabled = true;
     button.textContent = 'Uploading…';
     try {
       const dataset = await apiUpload<Dataset>('/v1/datasets', body);
-      fill(result, h('div', { class: 'note note-info', 'data-testid': 'upload-result' }, `${dataset.id} is ${dataset.status}: use "source": "${dataset.id}" in a job, or pick it in the New job form.`));
+      fill(
+        result,
+        h(
+          'div',
+          { class: 'note note-info', 'data-testid': 'upload-result' },
+          `${dataset.id} is ${dataset.status}: use "source": "${dataset.id}" in a job, or pick it in the New job form.`,
+        ),
+      );
       form.reset();
       await reload();
     } catch (err) {
@@ -115,11 +136,27 @@ function uploadForm(reload: () => Promise<void>): HTMLElement {
 }
 
 function table(datasets: Dataset[], remove: (id: string, button: HTMLButtonElement) => Promise<void>): HTMLElement {
-  const errorText = (d: Dataset) => (d.error ? (typeof d.error === 'string' ? d.error : d.error.message ?? '') : '');
+  const errorText = (d: Dataset) => (d.error ? (typeof d.error === 'string' ? d.error : (d.error.message ?? '')) : '');
   return h(
     'table',
     { class: 'datasets', 'data-testid': 'datasets-table' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Name'), h('th', {}, 'Format'), h('th', {}, 'Status'), h('th', {}, 'Samples'), h('th', {}, 'Input'), h('th', {}, 'Classes'), h('th', {}, 'Size'), h('th', {}, ''))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'Id'),
+        h('th', {}, 'Name'),
+        h('th', {}, 'Format'),
+        h('th', {}, 'Status'),
+        h('th', {}, 'Samples'),
+        h('th', {}, 'Input'),
+        h('th', {}, 'Classes'),
+        h('th', {}, 'Size'),
+        h('th', {}, ''),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -133,7 +170,11 @@ function table(datasets: Dataset[], remove: (id: string, button: HTMLButtonEleme
           h('td', { class: 'id' }, d.id),
           h('td', {}, d.name ?? '', errorText(d) ? h('div', { class: 'field-error' }, errorText(d)) : null),
           h('td', {}, d.format ?? ''),
-          h('td', {}, d.status ? h('span', { class: `pill pill-${d.status === 'ready' ? 'succeeded' : d.status === 'failed' ? 'failed' : 'running'}` }, d.status) : ''),
+          h(
+            'td',
+            {},
+            d.status ? h('span', { class: `pill pill-${d.status === 'ready' ? 'succeeded' : d.status === 'failed' ? 'failed' : 'running'}` }, d.status) : '',
+          ),
           h('td', { class: 'num' }, d.num_train ? `${count(d.num_train)}${d.num_test ? ` / ${count(d.num_test)}` : ''}` : ''),
           h('td', { class: 'num' }, d.input_shape ? d.input_shape.join('×') : ''),
           h('td', { class: 'num' }, d.num_classes ?? ''),

@@ -109,7 +109,10 @@ export function accuracyChart(): Chart & { add(e: EpochData): void } {
   const chart = mountChart(
     {
       // Epochs count from 1; at least two on the axis so a first point does not sit alone in the middle.
-      scales: { x: { time: false, range: (_u, _min, max) => [1, Math.max(2, max ?? 2)] }, y: { range: (_u, min, max) => [Math.max(0, Math.min(min ?? 0, 0.5) - 0.05), Math.min(1, (max ?? 1) + 0.02)] } },
+      scales: {
+        x: { time: false, range: (_u, _min, max) => [1, Math.max(2, max ?? 2)] },
+        y: { range: (_u, min, max) => [Math.max(0, Math.min(min ?? 0, 0.5) - 0.05), Math.min(1, (max ?? 1) + 0.02)] },
+      },
       axes: [
         { ...axes('epoch', '')[0], incrs: [1, 2, 5, 10, 20, 50, 100] },
         { ...axes('', 'accuracy')[1], values: (_u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) },

@@ -22,7 +22,20 @@ export function jobsListView(root: HTMLElement): () => void {
   const table = h(
     'table',
     { class: 'jobs', 'data-testid': 'jobs-table' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Job'), h('th', {}, 'Status'), h('th', {}, 'Phase'), h('th', { class: 'col-progress' }, 'Progress'), h('th', {}, 'Accuracy'), h('th', {}, 'Age'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'Job'),
+        h('th', {}, 'Status'),
+        h('th', {}, 'Phase'),
+        h('th', { class: 'col-progress' }, 'Progress'),
+        h('th', {}, 'Accuracy'),
+        h('th', {}, 'Age'),
+      ),
+    ),
     body,
   );
   fill(
@@ -57,8 +70,21 @@ export function jobsListView(root: HTMLElement): () => void {
       row,
       h('td', {}, h('a', { href: `#/jobs/${job.id}`, class: 'job-name' }, job.name ?? 'untitled'), h('div', { class: 'id' }, job.id)),
       h('td', {}, statusPill(job.status)),
-      h('td', { class: 'phase' }, job.status === 'succeeded' ? 'done' : TERMINAL.has(job.status) && job.phase ? `stopped in ${phaseLabel(job.phase)}` : phaseLabel(job.phase)),
-      h('td', { class: 'col-progress' }, h('div', { class: 'progress-cell' }, progressBar(job.progress.percent, job.status), h('span', { class: 'num' }, `${Math.round(job.progress.percent)}%`))),
+      h(
+        'td',
+        { class: 'phase' },
+        job.status === 'succeeded' ? 'done' : TERMINAL.has(job.status) && job.phase ? `stopped in ${phaseLabel(job.phase)}` : phaseLabel(job.phase),
+      ),
+      h(
+        'td',
+        { class: 'col-progress' },
+        h(
+          'div',
+          { class: 'progress-cell' },
+          progressBar(job.progress.percent, job.status),
+          h('span', { class: 'num' }, `${Math.round(job.progress.percent)}%`),
+        ),
+      ),
       h('td', {}, accuracyTriple(state)),
       h('td', { class: 'muted', title: new Date(job.created_at).toLocaleString() }, age(job.created_at)),
     );
@@ -100,9 +126,12 @@ export function jobsListView(root: HTMLElement): () => void {
       else if (job.last_event_seq >= state.job.last_event_seq) state.job = job;
       let row = rows.get(job.id);
       if (!row) {
-        row = h('tr', { 'data-job-id': job.id, onclick: (e: Event) => {
-          if (!(e.target as Element).closest('a')) location.hash = `#/jobs/${job.id}`;
-        } });
+        row = h('tr', {
+          'data-job-id': job.id,
+          onclick: (e: Event) => {
+            if (!(e.target as Element).closest('a')) location.hash = `#/jobs/${job.id}`;
+          },
+        });
         rows.set(job.id, row);
       }
       order.push(row);

@@ -4,7 +4,7 @@
  */
 import { fill, h } from '../dom.js';
 import { duration, phaseLabel } from '../format.js';
-import type { Job } from '../types.js';
+import { TERMINAL, type Job } from '../types.js';
 
 /** The engine's phase order (src/ml/events.ts). */
 const PHASES = ['preparing_data', 'training_teacher', 'computing_soft_targets', 'distilling', 'training_baseline', 'evaluating', 'saving'];
@@ -21,9 +21,13 @@ function expectedPhases(job: Job): string[] {
 }
 
 export function renderTimeline(container: HTMLElement, job: Job, marks: PhaseMark[], now = Date.now()): void {
-  const terminal = ['succeeded', 'failed', 'cancelled'].includes(job.status);
+  const terminal = TERMINAL.has(job.status);
   const end = job.finished_at ? Date.parse(job.finished_at) : now;
-  const seen = marks.map((m, i) => ({ phase: m.phase, seconds: Math.max(0, ((marks[i + 1]?.at ?? end) - m.at) / 1000), current: i === marks.length - 1 && !terminal }));
+  const seen = marks.map((m, i) => ({
+    phase: m.phase,
+    seconds: Math.max(0, ((marks[i + 1]?.at ?? end) - m.at) / 1000),
+    current: i === marks.length - 1 && !terminal,
+  }));
   const done = new Set(marks.map((m) => m.phase));
   const upcoming = terminal ? [] : expectedPhases(job).filter((p) => !done.has(p));
   const total = seen.reduce((sum, s) => sum + s.seconds, 0) || 1;
@@ -42,7 +46,14 @@ export function renderTimeline(container: HTMLElement, job: Job, marks: PhaseMar
         h('span', { class: 'phase-time' }, duration(s.seconds)),
       ),
     ),
-    ...upcoming.map((p) => h('div', { class: 'phase-seg phase-todo', style: 'flex-grow:0.06', 'data-phase': p }, h('span', { class: 'phase-name' }, phaseLabel(p)), h('span', { class: 'phase-time' }, '…'))),
+    ...upcoming.map((p) =>
+      h(
+        'div',
+        { class: 'phase-seg phase-todo', style: 'flex-grow:0.06', 'data-phase': p },
+        h('span', { class: 'phase-name' }, phaseLabel(p)),
+        h('span', { class: 'phase-time' }, '…'),
+      ),
+    ),
   ];
   if (segments.length === 0) fill(container, h('div', { class: 'muted' }, job.status === 'queued' ? 'Waiting for a worker…' : 'No phase ran.'));
   else fill(container, h('div', { class: 'timeline', 'data-testid': 'phase-timeline' }, ...segments));

@@ -76,9 +76,7 @@ export class Composer {
 }
 
 /** Wraps a composed implementation so intermediates are freed whether it returns or throws. */
-export function composed(
-  impl: (c: Composer, args: KernelArgs) => TensorInfo,
-): KernelFunc {
+export function composed(impl: (c: Composer, args: KernelArgs) => TensorInfo): KernelFunc {
   const kernelFunc = (params: unknown): TensorInfo => {
     const args = params as KernelArgs;
     const c = new Composer(args.backend);
@@ -102,5 +100,10 @@ export function input(args: KernelArgs, name: string): TensorInfo {
 export type Pads4 = [[number, number], [number, number], [number, number], [number, number]];
 
 export function nhwcPads(top: number, bottom: number, left: number, right: number): Pads4 {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }

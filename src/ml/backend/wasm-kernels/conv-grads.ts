@@ -7,12 +7,7 @@ type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
 /** The geometry of the forward convolution whose gradient is wanted (dilation is always 1 here). */
-export function forwardConvInfo(
-  args: KernelArgs,
-  inShape: number[],
-  filterShape: number[],
-  depthwise: boolean,
-): tf.backend_util.Conv2DInfo {
+export function forwardConvInfo(args: KernelArgs, inShape: number[], filterShape: number[], depthwise: boolean): tf.backend_util.Conv2DInfo {
   const { strides, pad, dimRoundingMode, dataFormat } = args.attrs as {
     strides: number | [number, number];
     pad: Pad;
@@ -21,9 +16,7 @@ export function forwardConvInfo(
   };
   const format = tf.backend_util.convertConv2DDataFormat(dataFormat ?? 'NHWC');
   if (format !== 'channelsLast') throw new Error('wasm conv gradients support only NHWC (channelsLast) data');
-  return tf.backend_util.computeConv2DInfo(
-    inShape as Shape4, filterShape as Shape4, strides, 1, pad, dimRoundingMode, depthwise, format,
-  );
+  return tf.backend_util.computeConv2DInfo(inShape as Shape4, filterShape as Shape4, strides, 1, pad, dimRoundingMode, depthwise, format);
 }
 
 /**
@@ -34,16 +27,23 @@ export function forwardConvInfo(
 function conv2DBackpropFilter(c: Composer, args: KernelArgs): TensorInfo {
   const x = input(args, 'x');
   const dy = input(args, 'dy');
-  const info = forwardConvInfo(args, x.shape, args.attrs['filterShape'] as number[], false);
+  const info = forwardConvInfo(args, x.shape, args.attrs.filterShape as number[], false);
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
   const xT = c.transpose(x, [3, 1, 2, 0]); // [C, H, W, N]: input channels become the batch
   const dyT = c.transpose(dy, [1, 2, 0, 3]); // [oh, ow, N, O]: used as the filter
   const bottom = Math.max(0, fh + (oh - 1) * sh - info.inHeight - top);
   const right = Math.max(0, fw + (ow - 1) * sw - info.inWidth - left);
-  let grad = c.run('Conv2D', { x: xT, filter: dyT }, {
-    strides: [1, 1], dilations: [sh, sw], pad: nhwcPads(top, bottom, left, right), dataFormat: 'NHWC',
-  });
+  let grad = c.run(
+    'Conv2D',
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      dilations: [sh, sw],
+      pad: nhwcPads(top, bottom, left, right),
+      dataFormat: 'NHWC',
+    },
+  );
   if (grad.shape[1] !== fh || grad.shape[2] !== fw) {
     grad = c.run('Slice', { x: grad }, { begin: [0, 0, 0, 0], size: [-1, fh, fw, -1] });
   }
@@ -73,9 +73,20 @@ export function spreadAndPadDy(
   if (sh > 1 || sw > 1) {
     const [n, , , ch] = dy.shape as Shape4;
     const r = c.reshape(dy, [n * oh, 1, ow, 1, ch]);
-    const padded = c.run('PadV2', { x: r }, {
-      paddings: [[0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0,
-    });
+    const padded = c.run(
+      'PadV2',
+      { x: r },
+      {
+        paddings: [
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     const grid = c.reshape(padded, [n, oh * sh, ow * sw, ch]);
     spread = c.run('Slice', { x: grid }, { begin: [0, 0, 0, 0], size: [n, spreadH, spreadW, ch] });
   }
@@ -89,14 +100,21 @@ export function spreadAndPadDy(
 function conv2DBackpropInput(c: Composer, args: KernelArgs): TensorInfo {
   const dy = input(args, 'dy');
   const filter = input(args, 'filter');
-  const info = forwardConvInfo(args, args.attrs['inputShape'] as number[], filter.shape, false);
+  const info = forwardConvInfo(args, args.attrs.inputShape as number[], filter.shape, false);
   const prepared = spreadAndPadDy(c, dy, info);
   if (!prepared) return stockConv2DBackpropInput(args);
   const flipped = c.run('Reverse', { x: filter }, { dims: [0, 1] });
   const swapped = c.transpose(flipped, [0, 1, 3, 2]); // [fh, fw, outC, inC]
-  return c.run('Conv2D', { x: prepared.dy, filter: swapped }, {
-    strides: [1, 1], dilations: [1, 1], pad: prepared.pads, dataFormat: 'NHWC',
-  });
+  return c.run(
+    'Conv2D',
+    { x: prepared.dy, filter: swapped },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: prepared.pads,
+      dataFormat: 'NHWC',
+    },
+  );
 }
 
 function stockConv2DBackpropInput(args: KernelArgs): TensorInfo {

@@ -11,7 +11,7 @@ import { forwardConvInfo, spreadAndPadDy } from './conv-grads.js';
  */
 
 function assertNoDilation(args: KernelArgs): void {
-  const d = args.attrs['dilations'] as number | number[] | undefined;
+  const d = args.attrs.dilations as number | number[] | undefined;
   if (d !== undefined && [d].flat().some((v) => v !== 1)) {
     throw new Error('wasm depthwise conv gradients support only dilation 1 (as tfjs-core gradients do)');
   }
@@ -21,7 +21,7 @@ function depthwiseBackpropFilter(c: Composer, args: KernelArgs): TensorInfo {
   assertNoDilation(args);
   const x = input(args, 'x');
   const dy = input(args, 'dy');
-  const filterShape = args.attrs['filterShape'] as number[];
+  const filterShape = args.attrs.filterShape as number[];
   const info = forwardConvInfo(args, x.shape, filterShape, true);
   const { filterHeight: fh, filterWidth: fw, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
   const [n, h, w, ch] = x.shape as [number, number, number, number];
@@ -32,9 +32,15 @@ function depthwiseBackpropFilter(c: Composer, args: KernelArgs): TensorInfo {
   const { top, left } = info.padInfo;
   const bottom = Math.max(0, fh + (oh - 1) * sh - h - top);
   const right = Math.max(0, fw + (ow - 1) * sw - w - left);
-  let perImage = c.run('DepthwiseConv2dNative', { x: xAsChannels, filter: dyAsFilter }, {
-    strides: [1, 1], dilations: [sh, sw], pad: nhwcPads(top, bottom, left, right),
-  });
+  let perImage = c.run(
+    'DepthwiseConv2dNative',
+    { x: xAsChannels, filter: dyAsFilter },
+    {
+      strides: [1, 1],
+      dilations: [sh, sw],
+      pad: nhwcPads(top, bottom, left, right),
+    },
+  );
   if (perImage.shape[1] !== fh || perImage.shape[2] !== fw) {
     perImage = c.run('Slice', { x: perImage }, { begin: [0, 0, 0, 0], size: [-1, fh, fw, -1] });
   }
@@ -46,15 +52,21 @@ function depthwiseBackpropInput(c: Composer, args: KernelArgs): TensorInfo {
   assertNoDilation(args);
   const dy = input(args, 'dy');
   const filter = input(args, 'filter');
-  const inputShape = args.attrs['inputShape'] as number[];
+  const inputShape = args.attrs.inputShape as number[];
   const info = forwardConvInfo(args, inputShape, filter.shape, true);
   const prepared = spreadAndPadDy(c, dy, info);
   if (!prepared) throw new Error('wasm depthwise input gradient: padding larger than the filter is not supported');
   const [fh, fw, ch, mult] = filter.shape as [number, number, number, number];
   const flipped = c.reshape(c.run('Reverse', { x: filter }, { dims: [0, 1] }), [fh, fw, ch * mult, 1]);
-  const perMultiplier = c.run('DepthwiseConv2dNative', { x: prepared.dy, filter: flipped }, {
-    strides: [1, 1], dilations: [1, 1], pad: prepared.pads,
-  });
+  const perMultiplier = c.run(
+    'DepthwiseConv2dNative',
+    { x: prepared.dy, filter: flipped },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: prepared.pads,
+    },
+  );
   if (mult === 1) return perMultiplier;
   const [n, h, w] = inputShape as [number, number, number];
   const split = c.reshape(perMultiplier, [n, h, w, ch, mult]);

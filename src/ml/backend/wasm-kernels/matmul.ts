@@ -51,8 +51,8 @@ function untransposedMatMul(kernelName: 'BatchMatMul' | '_FusedMatMul') {
       const swapped = c.run(kernelName, { a: b, b: transposeA ? a : swapLastTwo(c, a) }, plain);
       return swapLastTwo(c, swapped);
     }
-    inputs['a'] = transposeA ? swapLastTwo(c, a) : a;
-    inputs['b'] = transposeB ? swapLastTwo(c, b) : b;
+    inputs.a = transposeA ? swapLastTwo(c, a) : a;
+    inputs.b = transposeB ? swapLastTwo(c, b) : b;
     return c.run(kernelName, inputs, plain);
   });
 }

@@ -19,9 +19,7 @@ function maxPoolGrad(params: unknown): TensorInfo {
     pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const info = tf.backend_util.computePool2DInfo(
-    x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode,
-  );
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const out = args.backend.makeOutput(x.shape, 'float32');
   // Views after makeOutput: growing the wasm heap detaches earlier views.
   const dx = args.backend.typedArrayFromHeap(out) as Float32Array;

@@ -12,7 +12,7 @@ function unsortedSegmentSum(params: unknown): TensorInfo {
   const args = params as KernelArgs;
   const x = input(args, 'x');
   const ids = input(args, 'segmentIds');
-  const numSegments = args.attrs['numSegments'] as number;
+  const numSegments = args.attrs.numSegments as number;
   const inner = x.shape.slice(ids.shape.length);
   const rowSize = inner.reduce((a, b) => a * b, 1);
   const out = args.backend.makeOutput([numSegments, ...inner], x.dtype);

@@ -8,13 +8,19 @@ import { type Composer, composed, input, type KernelArgs } from './compose.js';
  * (reshaped) input to zeros of the output shape lets XNNPACK's broadcasting add do it.
  */
 
-interface Axis { size: number; repeated: boolean }
+interface Axis {
+  size: number;
+  repeated: boolean;
+}
 
 /** Interleaved axes, with size-1 axes dropped and neighbours of the same kind merged. */
 export function broadcastView(shape: number[], reps: number[]): { inShape: number[]; outShape: number[] } {
   const axes: Axis[] = [];
   shape.forEach((d, i) => {
-    for (const axis of [{ size: reps[i] ?? 1, repeated: true }, { size: d, repeated: false }]) {
+    for (const axis of [
+      { size: reps[i] ?? 1, repeated: true },
+      { size: d, repeated: false },
+    ]) {
       if (axis.size === 1) continue;
       const last = axes[axes.length - 1];
       if (last && last.repeated === axis.repeated) last.size *= axis.size;
@@ -29,7 +35,7 @@ export function broadcastView(shape: number[], reps: number[]): { inShape: numbe
 
 function tile(c: Composer, args: KernelArgs): TensorInfo {
   const x = input(args, 'x');
-  const reps = args.attrs['reps'] as number[];
+  const reps = args.attrs.reps as number[];
   const view = broadcastView(x.shape, reps);
   // XNNPACK's add handles up to 6 axes; empty or unusual cases keep the stock kernel.
   if (x.dtype !== 'float32' || view.outShape.length === 0 || view.outShape.length > 6 || x.shape.includes(0)) {
@@ -37,7 +43,10 @@ function tile(c: Composer, args: KernelArgs): TensorInfo {
   }
   const zeros = c.run('Fill', {}, { shape: view.outShape, value: 0, dtype: 'float32' });
   const sum = c.run('Add', { a: c.reshape(x, view.inShape), b: zeros });
-  return c.reshape(sum, x.shape.map((d, i) => d * (reps[i] ?? 1)));
+  return c.reshape(
+    sum,
+    x.shape.map((d, i) => d * (reps[i] ?? 1)),
+  );
 }
 
 export const tileConfig: KernelConfig = {
