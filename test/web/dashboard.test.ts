@@ -82,6 +82,26 @@ describe('the dashboard', () => {
     const statusOf = () => page.locator('.job-head [data-status]').getAttribute('data-status');
     let jobId = '';
 
+    /** Asserts that the element at `target` is the same node after `moving` changed twice (its markup, or `attribute`). */
+    async function staysPutWhile(target: string, moving: string, attribute = ''): Promise<void> {
+      // A string, not a function: the test runner's transform would name inner functions with a helper the page lacks.
+      const [t, m, a] = [target, moving, attribute].map((v) => JSON.stringify(v));
+      await page.evaluate(`{
+        const read = () => { const el = document.querySelector(${m}); return ${a} ? el?.getAttribute(${a}) : el?.innerHTML; };
+        window.held = document.querySelector(${t});
+        window.changes = 0;
+        let last = read();
+        const watch = () => { const now = read(); if (now !== last) { last = now; window.changes++; } if (window.changes < 2) setTimeout(watch, 10); };
+        watch();
+      }`);
+      await page.waitForFunction(() => (window as unknown as { changes: number }).changes >= 2, undefined, { timeout: 120_000 });
+      const held = await page.evaluate((t) => {
+        const w = window as unknown as { held: Element };
+        return { connected: w.held.isConnected, same: document.querySelector(t) === w.held };
+      }, target);
+      assert.deepEqual(held, { connected: true, same: true }, `${target} was rebuilt while ${moving} changed`);
+    }
+
     test('asks for the API key once and keeps it for the tab (each tab its own)', async () => {
       await page.goto(`${stack.url}/`);
       await page
@@ -215,11 +235,16 @@ describe('the dashboard', () => {
       const created = await request(stack.url, 'POST', '/v1/jobs', { ...cancellableJob(), name: 'to-be-cancelled' });
       assert.equal(created.status, 201);
       // The list picks up a job submitted elsewhere (here: the API) and follows it live.
-      await page.locator(`tr[data-job-id="${created.body.id}"] [data-status=running]`).waitFor({ timeout: 120_000 });
+      const row = `tr[data-job-id="${created.body.id}"]`;
+      await page.locator(`${row} [data-status=running]`).waitFor({ timeout: 120_000 });
       await shot('jobs-list-running');
-      await page.click(`tr[data-job-id="${created.body.id}"] a.job-name`);
+      // The row moves with the job, but what a user clicks stays put: a link rebuilt between a mousedown
+      // and its mouseup loses the click (that made this test flaky on a loaded machine).
+      await staysPutWhile(`${row} a.job-name`, row);
+      await page.click(`${row} a.job-name`);
       await page.locator('.job-head [data-status=running]').waitFor();
       await page.locator('[data-testid=loss-chart]:not([data-points="0"])').waitFor({ timeout: 120_000 });
+      await staysPutWhile('[data-testid=cancel-job]', '[data-testid=loss-chart]', 'data-points');
       await shot('job-before-cancel');
       await page.click('[data-testid=cancel-job]');
       assert.match(await page.locator('[data-testid=cancel-job]').innerText(), /again/, 'a first click asks for confirmation');

@@ -61,13 +61,16 @@ export function jobsListView(root: HTMLElement): () => void {
     });
   };
 
+  /**
+   * Rows are built once and a cell is refilled only when what it shows changed: a running job moves its
+   * row many times a second, and a link rebuilt between a mousedown and its mouseup loses the click.
+   */
   function renderRow(id: string): void {
     const state = jobs.get(id);
     const row = rows.get(id);
     if (!state || !row) return;
     const job = state.job;
-    fill(
-      row,
+    const cells = [
       h('td', {}, h('a', { href: `#/jobs/${job.id}`, class: 'job-name' }, job.name ?? 'untitled'), h('div', { class: 'id' }, job.id)),
       h('td', {}, statusPill(job.status)),
       h(
@@ -87,7 +90,12 @@ export function jobsListView(root: HTMLElement): () => void {
       ),
       h('td', {}, accuracyTriple(state)),
       h('td', { class: 'muted', title: new Date(job.created_at).toLocaleString() }, age(job.created_at)),
-    );
+    ];
+    cells.forEach((fresh, i) => {
+      const shown = row.children[i];
+      if (!shown) row.append(fresh);
+      else if (!shown.isEqualNode(fresh)) shown.replaceWith(fresh);
+    });
   }
 
   function follow(state: LiveJob): void {

@@ -21,12 +21,32 @@ export function jobHeader(state: LiveJob, onCancelled: () => void): JobHeader {
   const head = h('div', { class: 'job-head' });
   let confirmUntil = 0;
   let deleteConfirmUntil = 0;
+  let refusal: Error | undefined;
+  // What the head last showed: most events change none of it, and a button rebuilt between a
+  // mousedown and its mouseup loses the click.
+  let shown = '';
 
   function render(): void {
     const j = state.job;
     const cancellable = j.status === 'queued' || j.status === 'running';
     const confirming = Date.now() < confirmUntil;
+    const deleting = Date.now() < deleteConfirmUntil;
     const dataset = (j.spec as { dataset?: { source?: string } }).dataset?.source;
+    const showing = JSON.stringify([
+      j.name,
+      j.status,
+      j.id,
+      age(j.created_at),
+      dataset,
+      j.backend,
+      j.attempts,
+      j.error,
+      confirming,
+      deleting,
+      refusal?.message,
+    ]);
+    if (showing === shown) return;
+    shown = showing;
     fill(
       head,
       h(
@@ -45,7 +65,7 @@ export function jobHeader(state: LiveJob, onCancelled: () => void): JobHeader {
               j.status === 'cancelling' ? 'Cancelling…' : confirming ? 'Click again to cancel' : 'Cancel job',
             )
           : null,
-        TERMINAL.has(j.status) ? deleteButton() : null,
+        TERMINAL.has(j.status) ? deleteButton(deleting) : null,
       ),
       h(
         'div',
@@ -57,6 +77,7 @@ export function jobHeader(state: LiveJob, onCancelled: () => void): JobHeader {
         j.attempts > 1 ? h('span', {}, `attempt ${j.attempts}`) : null,
       ),
       j.error ? h('div', { class: 'note note-error' }, h('b', {}, j.error.code), ': ', j.error.message) : null,
+      refusal === undefined ? null : problemNote(refusal),
     );
   }
 
@@ -69,18 +90,18 @@ export function jobHeader(state: LiveJob, onCancelled: () => void): JobHeader {
       return;
     }
     confirmUntil = 0;
+    refusal = undefined;
     try {
       const updated = await api<Job>('POST', `/v1/jobs/${state.job.id}/cancel`);
       if (updated.last_event_seq >= state.job.last_event_seq) state.job = { ...updated };
     } catch (err) {
-      head.append(problemNote(err));
+      refusal = err instanceof Error ? err : new Error(String(err));
     }
     render();
     onCancelled();
   }
 
-  function deleteButton(): HTMLElement {
-    const confirming = Date.now() < deleteConfirmUntil;
+  function deleteButton(confirming: boolean): HTMLElement {
     const title = 'Deletes its events, files and the models it registered; models other jobs name are kept';
     return h(
       'button',
@@ -98,13 +119,15 @@ export function jobHeader(state: LiveJob, onCancelled: () => void): JobHeader {
       return;
     }
     deleteConfirmUntil = 0;
+    refusal = undefined;
     try {
       await api('DELETE', `/v1/jobs/${state.job.id}`);
       location.hash = '#/';
       return;
     } catch (err) {
-      head.append(problemNote(err));
+      refusal = err instanceof Error ? err : new Error(String(err));
     }
+    render();
   }
 
   return { element: head, render };
