@@ -5,6 +5,7 @@
  * soft term's gradient, which scales as 1/T², comparable to the hard term's across temperatures.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedHeadAvailable, lossHead } from './loss-head.js';
 
 export interface DistillationTerms {
   loss: tf.Scalar;
@@ -16,6 +17,12 @@ export interface DistillationTerms {
 
 /** Cross-entropy of logits against integer labels, averaged over the batch. */
 export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
+  if (fusedHeadAvailable()) return lossHead(labels, logits, undefined, { temperature: 1, ceWeight: 1, kdWeight: 0 }).ce;
+  return composedCrossEntropy(labels, logits);
+}
+
+/** crossEntropy from stock ops: where the loss head is not a kernel of the backend, and as its reference. */
+export function composedCrossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const logProbs = tf.logSoftmax(logits);
     const picked = tf.sum(tf.mul(logProbs, tf.oneHot(labels, logits.shape[1]!)), 1);
@@ -58,7 +65,9 @@ export function distillationLoss(
   alpha: number,
 ): DistillationTerms {
   return tf.tidy(() => {
-    const ce = crossEntropy(labels, studentLogits);
+    const weights = { temperature, ceWeight: 1 - alpha, kdWeight: alpha * temperature * temperature };
+    if (fusedHeadAvailable()) return lossHead(labels, studentLogits, tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, weights);
+    const ce = composedCrossEntropy(labels, studentLogits);
     const kd = softTargetKl(teacherLogits, studentLogits, temperature);
     const loss = tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha * temperature * temperature)) as tf.Scalar;
     return { loss, ce, kd };

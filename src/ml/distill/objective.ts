@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tappedForward, type TappedOutputs } from '../models/build.js';
 import { scheduleAt, type Method, type Schedule } from '../spec-distillation.js';
 import { attentionLoss, attentionMap, hintLoss } from './features.js';
-import { crossEntropy, ensembleLogProbs, klFromLogProbs } from './loss.js';
+import { composedCrossEntropy, ensembleLogProbs, klFromLogProbs } from './loss.js';
+import { fusedHeadAvailable, type HeadValue, type HeadWeights, lossHead } from './loss-head.js';
 import type { Projections } from './projection.js';
 import type { BatchTargets, TargetSource } from './targets.js';
 
@@ -74,14 +75,11 @@ export class DistillObjective {
     const out = this.forward(x, true);
     const tap = (i: number) => out.taps[i]!;
     const { temperature, alpha } = this.settings(epoch);
-    const ce = crossEntropy(labels, out.logits);
-    const terms: tf.Scalar[] = [ce];
-    let loss: tf.Scalar = ce;
-    if (setup.methods.includes('logits')) {
-      const kd = klFromLogProbs(ensembleLogProbs(targets.logits, setup.teacherWeights, temperature), out.logits, temperature);
-      loss = tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha * temperature * temperature));
-      terms.push(kd);
-    }
+    const soft = setup.methods.includes('logits');
+    const logP = soft ? ensembleLogProbs(targets.logits, setup.teacherWeights, temperature) : undefined;
+    const head = softHead(labels, out.logits, logP, { temperature, ceWeight: soft ? 1 - alpha : 1, kdWeight: soft ? alpha * temperature * temperature : 0 });
+    const terms: tf.Scalar[] = soft ? [head.ce, head.kd] : [head.ce];
+    let loss = head.loss;
     if (setup.hint) {
       const { pairs, projections } = setup.hint;
       const hint = weightedSum(pairs.map((p, i) => tf.mul(hintLoss(projections.apply(i, tap(i)), targets.features[p.need]!), p.weight)));
@@ -100,6 +98,14 @@ export class DistillObjective {
     }
     return { loss, terms, logits: out.logits };
   }
+}
+
+/** The head as one kernel where the backend has it, else from stock ops (loss.ts). */
+function softHead(labels: tf.Tensor1D, logits: tf.Tensor2D, logP: tf.Tensor2D | undefined, weights: HeadWeights): HeadValue {
+  if (fusedHeadAvailable()) return lossHead(labels, logits, logP, weights);
+  const ce = composedCrossEntropy(labels, logits);
+  const kd = logP ? klFromLogProbs(logP, logits, weights.temperature) : tf.scalar(0);
+  return { loss: tf.add(tf.mul(ce, weights.ceWeight), tf.mul(kd, weights.kdWeight)) as tf.Scalar, ce, kd };
 }
 
 const weightedSum = (parts: tf.Tensor[]): tf.Scalar => (parts.length === 1 ? parts[0]! : tf.addN(parts)) as tf.Scalar;
