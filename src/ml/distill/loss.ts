@@ -17,8 +17,18 @@ export interface DistillationTerms {
 
 /** Cross-entropy of logits against integer labels, averaged over the batch. */
 export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
-  if (fusedHeadAvailable()) return lossHead(labels, logits, undefined, { temperature: 1, ceWeight: 1, kdWeight: 0 }).ce;
-  return composedCrossEntropy(labels, logits);
+  return hardLabelHead(labels, logits).ce;
+}
+
+/** Cross-entropy on the hard labels and how many rows the logits get right: one kernel where the backend has it. */
+export function hardLabelHead(labels: tf.Tensor1D, logits: tf.Tensor2D): { ce: tf.Scalar; correct: tf.Scalar } {
+  if (fusedHeadAvailable()) return lossHead(labels, logits, undefined, { temperature: 1, ceWeight: 1, kdWeight: 0 });
+  return { ce: composedCrossEntropy(labels, logits), correct: correctOf(logits, labels) };
+}
+
+/** How many rows' largest logit is their label's. */
+export function correctOf(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
 }
 
 /** crossEntropy from stock ops: where the loss head is not a kernel of the backend, and as its reference. */
@@ -66,7 +76,10 @@ export function distillationLoss(
 ): DistillationTerms {
   return tf.tidy(() => {
     const weights = { temperature, ceWeight: 1 - alpha, kdWeight: alpha * temperature * temperature };
-    if (fusedHeadAvailable()) return lossHead(labels, studentLogits, tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, weights);
+    if (fusedHeadAvailable()) {
+      const { loss, ce, kd } = lossHead(labels, studentLogits, { teacherLogits }, weights);
+      return { loss, ce, kd };
+    }
     const ce = composedCrossEntropy(labels, studentLogits);
     const kd = softTargetKl(teacherLogits, studentLogits, temperature);
     const loss = tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha * temperature * temperature)) as tf.Scalar;

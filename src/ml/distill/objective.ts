@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tappedForward, type TappedOutputs } from '../models/build.js';
 import { scheduleAt, type Method, type Schedule } from '../spec-distillation.js';
 import { attentionLoss, attentionMap, hintLoss } from './features.js';
-import { composedCrossEntropy, ensembleLogProbs, klFromLogProbs } from './loss.js';
-import { fusedHeadAvailable, type HeadValue, type HeadWeights, lossHead } from './loss-head.js';
+import { composedCrossEntropy, correctOf, ensembleLogProbs, klFromLogProbs } from './loss.js';
+import { fusedHeadAvailable, type HeadValue, type HeadWeights, lossHead, type SoftTargets } from './loss-head.js';
 import type { Projections } from './projection.js';
 import type { BatchTargets, TargetSource } from './targets.js';
 
@@ -42,6 +42,8 @@ export interface ObjectiveValue {
   loss: tf.Scalar;
   /** In the order of `DistillObjective.terms`. */
   terms: tf.Scalar[];
+  /** How many of the batch the student gets right. */
+  correct: tf.Scalar;
 }
 
 export class DistillObjective {
@@ -70,14 +72,17 @@ export class DistillObjective {
   }
 
   /** The student's forward pass (inside the tape) and every term against the batch's targets. */
-  evaluate(epoch: number, x: tf.Tensor, labels: tf.Tensor1D, targets: BatchTargets): ObjectiveValue & { logits: tf.Tensor2D } {
+  evaluate(epoch: number, x: tf.Tensor, labels: tf.Tensor1D, targets: BatchTargets): ObjectiveValue {
     const { setup } = this;
     const out = this.forward(x, true);
     const tap = (i: number) => out.taps[i]!;
     const { temperature, alpha } = this.settings(epoch);
     const soft = setup.methods.includes('logits');
-    const logP = soft ? ensembleLogProbs(targets.logits, setup.teacherWeights, temperature) : undefined;
-    const head = softHead(labels, out.logits, logP, { temperature, ceWeight: soft ? 1 - alpha : 1, kdWeight: soft ? alpha * temperature * temperature : 0 });
+    const head = lossHeadOf(labels, out.logits, soft ? this.softTargets(targets, temperature) : undefined, {
+      temperature,
+      ceWeight: soft ? 1 - alpha : 1,
+      kdWeight: soft ? alpha * temperature * temperature : 0,
+    });
     const terms: tf.Scalar[] = soft ? [head.ce, head.kd] : [head.ce];
     let loss = head.loss;
     if (setup.hint) {
@@ -96,16 +101,24 @@ export class DistillObjective {
       loss = tf.add(loss, tf.mul(attention, setup.attention.beta));
       terms.push(attention);
     }
-    return { loss, terms, logits: out.logits };
+    return { loss, terms, correct: head.correct };
+  }
+
+  /** One teacher's logits go to the head as they are (it takes their log-softmax at T); several are mixed first. */
+  private softTargets(targets: BatchTargets, temperature: number): SoftTargets {
+    const [only, ...more] = targets.logits;
+    if (only && more.length === 0 && fusedHeadAvailable()) return { teacherLogits: only };
+    return { logProbs: ensembleLogProbs(targets.logits, this.setup.teacherWeights, temperature) };
   }
 }
 
 /** The head as one kernel where the backend has it, else from stock ops (loss.ts). */
-function softHead(labels: tf.Tensor1D, logits: tf.Tensor2D, logP: tf.Tensor2D | undefined, weights: HeadWeights): HeadValue {
-  if (fusedHeadAvailable()) return lossHead(labels, logits, logP, weights);
+function lossHeadOf(labels: tf.Tensor1D, logits: tf.Tensor2D, soft: SoftTargets | undefined, weights: HeadWeights): HeadValue {
+  if (fusedHeadAvailable()) return lossHead(labels, logits, soft, weights);
   const ce = composedCrossEntropy(labels, logits);
+  const logP = soft && ('logProbs' in soft ? soft.logProbs : (tf.logSoftmax(tf.div(soft.teacherLogits, weights.temperature)) as tf.Tensor2D));
   const kd = logP ? klFromLogProbs(logP, logits, weights.temperature) : tf.scalar(0);
-  return { loss: tf.add(tf.mul(ce, weights.ceWeight), tf.mul(kd, weights.kdWeight)) as tf.Scalar, ce, kd };
+  return { loss: tf.add(tf.mul(ce, weights.ceWeight), tf.mul(kd, weights.kdWeight)) as tf.Scalar, ce, kd, correct: correctOf(logits, labels) };
 }
 
 const weightedSum = (parts: tf.Tensor[]): tf.Scalar => (parts.length === 1 ? parts[0]! : tf.addN(parts)) as tf.Scalar;

@@ -1,6 +1,6 @@
 /** Accuracy and loss of a model on a labelled set, batched, outside any gradient tape. */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy } from '../distill/loss.js';
+import { hardLabelHead } from '../distill/loss.js';
 import { predictLogits } from '../models/build.js';
 
 export interface LogitsEvaluation {
@@ -18,7 +18,10 @@ export async function evaluateLogits(model: tf.LayersModel, x: tf.Tensor, y: tf.
 }
 
 export function scoreLogits(logits: tf.Tensor2D, y: tf.Tensor1D): LogitsEvaluation {
-  const [loss, correct] = tf.tidy(() => [crossEntropy(y, logits), tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'))]) as [tf.Scalar, tf.Scalar];
+  const [loss, correct] = tf.tidy(() => {
+    const head = hardLabelHead(y, logits);
+    return [head.ce, head.correct];
+  });
   const out = { loss: loss.dataSync()[0]!, accuracy: correct.dataSync()[0]! / Math.max(1, y.shape[0]) };
   loss.dispose();
   correct.dispose();

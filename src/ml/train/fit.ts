@@ -4,7 +4,7 @@
  * steps and once per epoch, checks the abort signal between batches and yields to the event loop.
  */
 import * as tf from '@tensorflow/tfjs';
-import { crossEntropy } from '../distill/loss.js';
+import { hardLabelHead } from '../distill/loss.js';
 import type { DistillObjective } from '../distill/objective.js';
 import { DivergedError, JobCancelledError } from '../errors.js';
 import type { EngineEvent, ModelRole, TrainingPhase } from '../events.js';
@@ -107,12 +107,12 @@ export async function fit(task: FitTask, control: FitControl): Promise<EpochSumm
           task.optimizer.minimize(() => {
             if (!task.distill || !targets) {
               const logits = logitsOf(task.model, xb, true, probabilities);
-              const ce = crossEntropy(yb, logits);
-              aux = tf.keep(tf.stack([ce, correctOf(logits, yb)]) as tf.Tensor1D);
+              const { ce, correct } = hardLabelHead(yb, logits);
+              aux = tf.keep(tf.stack([ce, correct]) as tf.Tensor1D);
               return ce;
             }
             const value = task.distill.evaluate(epoch, xb, yb, targets);
-            aux = tf.keep(tf.stack([value.loss, correctOf(value.logits, yb), ...value.terms]) as tf.Tensor1D);
+            aux = tf.keep(tf.stack([value.loss, value.correct, ...value.terms]) as tf.Tensor1D);
             return value.loss;
           });
           // [loss, correct, ...terms]: every entry but `correct` is a batch mean, weighted by size.
@@ -206,8 +206,4 @@ function throwIfDiverged(task: FitTask, epoch: number, loss: number, which = 'tr
   if (Number.isFinite(loss)) return;
   const model = task.role === 'student' ? 'the distilled student' : `the ${task.role}`;
   throw new DivergedError(`${model} diverged in epoch ${epoch}: its ${which} loss became ${loss}; try a lower learning_rate (now ${task.learningRate})`);
-}
-
-function correctOf(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
 }
