@@ -5,7 +5,7 @@
  * soft term's gradient, which scales as 1/T², comparable to the hard term's across temperatures.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedHeadAvailable, lossHead } from './loss-head.js';
+import { fusedHeadAvailable, type HeadValue, type HeadWeights, lossHead, type SoftTargets } from './loss-head.js';
 
 export interface DistillationTerms {
   loss: tf.Scalar;
@@ -20,10 +20,24 @@ export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scala
   return hardLabelHead(labels, logits).ce;
 }
 
-/** Cross-entropy on the hard labels and how many rows the logits get right: one kernel where the backend has it. */
+/** Cross-entropy on the hard labels and how many rows the logits get right. */
 export function hardLabelHead(labels: tf.Tensor1D, logits: tf.Tensor2D): { ce: tf.Scalar; correct: tf.Scalar } {
-  if (fusedHeadAvailable()) return lossHead(labels, logits, undefined, { temperature: 1, ceWeight: 1, kdWeight: 0 });
-  return { ce: composedCrossEntropy(labels, logits), correct: correctOf(logits, labels) };
+  return studentHead(labels, logits, undefined, { temperature: 1, ceWeight: 1, kdWeight: 0 });
+}
+
+/**
+ * w_ce·CE + w_kd·KL(p ‖ softmax(logits/T)) with its terms and the correct count: the one-kernel head
+ * (loss-head.ts) where the backend has it, else the same from stock ops.
+ */
+export function studentHead(labels: tf.Tensor1D, logits: tf.Tensor2D, soft: SoftTargets | undefined, weights: HeadWeights): HeadValue {
+  if (fusedHeadAvailable()) return lossHead(labels, logits, soft, weights);
+  return tf.tidy(() => {
+    const ce = composedCrossEntropy(labels, logits);
+    const logP = soft && ('logProbs' in soft ? soft.logProbs : (tf.logSoftmax(tf.div(soft.teacherLogits, weights.temperature)) as tf.Tensor2D));
+    const kd = logP ? klFromLogProbs(logP, logits, weights.temperature) : tf.scalar(0);
+    const loss = tf.add(tf.mul(ce, weights.ceWeight), tf.mul(kd, weights.kdWeight)) as tf.Scalar;
+    return { loss, ce, kd, correct: correctOf(logits, labels) };
+  });
 }
 
 /** How many rows' largest logit is their label's. */
@@ -38,11 +52,6 @@ export function composedCrossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): 
     const picked = tf.sum(tf.mul(logProbs, tf.oneHot(labels, logits.shape[1]!)), 1);
     return tf.neg(tf.mean(picked)) as tf.Scalar;
   });
-}
-
-/** KL(softmax(teacher/T) ‖ softmax(student/T)), summed over classes, averaged over the batch. */
-export function softTargetKl(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D, temperature: number): tf.Scalar {
-  return tf.tidy(() => klFromLogProbs(tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, studentLogits, temperature));
 }
 
 /** KL(p ‖ softmax(student/T)) for soft targets given as log-probabilities log p, batch mean. */
@@ -74,15 +83,7 @@ export function distillationLoss(
   temperature: number,
   alpha: number,
 ): DistillationTerms {
-  return tf.tidy(() => {
-    const weights = { temperature, ceWeight: 1 - alpha, kdWeight: alpha * temperature * temperature };
-    if (fusedHeadAvailable()) {
-      const { loss, ce, kd } = lossHead(labels, studentLogits, { teacherLogits }, weights);
-      return { loss, ce, kd };
-    }
-    const ce = composedCrossEntropy(labels, studentLogits);
-    const kd = softTargetKl(teacherLogits, studentLogits, temperature);
-    const loss = tf.add(tf.mul(ce, 1 - alpha), tf.mul(kd, alpha * temperature * temperature)) as tf.Scalar;
-    return { loss, ce, kd };
-  });
+  const head = studentHead(labels, studentLogits, { teacherLogits }, { temperature, ceWeight: 1 - alpha, kdWeight: alpha * temperature * temperature });
+  head.correct.dispose();
+  return { loss: head.loss, ce: head.ce, kd: head.kd };
 }

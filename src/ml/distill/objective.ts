@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { tappedForward, type TappedOutputs } from '../models/build.js';
 import { scheduleAt, type Method, type Schedule } from '../spec-distillation.js';
 import { attentionLoss, attentionMap, hintLoss } from './features.js';
-import { composedCrossEntropy, correctOf, ensembleLogProbs, klFromLogProbs } from './loss.js';
-import { fusedHeadAvailable, type HeadValue, type HeadWeights, lossHead, type SoftTargets } from './loss-head.js';
+import { ensembleLogProbs, studentHead } from './loss.js';
+import { fusedHeadAvailable, type SoftTargets } from './loss-head.js';
 import type { Projections } from './projection.js';
 import type { BatchTargets, TargetSource } from './targets.js';
 
@@ -78,7 +78,7 @@ export class DistillObjective {
     const tap = (i: number) => out.taps[i]!;
     const { temperature, alpha } = this.settings(epoch);
     const soft = setup.methods.includes('logits');
-    const head = lossHeadOf(labels, out.logits, soft ? this.softTargets(targets, temperature) : undefined, {
+    const head = studentHead(labels, out.logits, soft ? this.softTargets(targets, temperature) : undefined, {
       temperature,
       ceWeight: soft ? 1 - alpha : 1,
       kdWeight: soft ? alpha * temperature * temperature : 0,
@@ -110,15 +110,6 @@ export class DistillObjective {
     if (only && more.length === 0 && fusedHeadAvailable()) return { teacherLogits: only };
     return { logProbs: ensembleLogProbs(targets.logits, this.setup.teacherWeights, temperature) };
   }
-}
-
-/** The head as one kernel where the backend has it, else from stock ops (loss.ts). */
-function lossHeadOf(labels: tf.Tensor1D, logits: tf.Tensor2D, soft: SoftTargets | undefined, weights: HeadWeights): HeadValue {
-  if (fusedHeadAvailable()) return lossHead(labels, logits, soft, weights);
-  const ce = composedCrossEntropy(labels, logits);
-  const logP = soft && ('logProbs' in soft ? soft.logProbs : (tf.logSoftmax(tf.div(soft.teacherLogits, weights.temperature)) as tf.Tensor2D));
-  const kd = logP ? klFromLogProbs(logP, logits, weights.temperature) : tf.scalar(0);
-  return { loss: tf.add(tf.mul(ce, weights.ceWeight), tf.mul(kd, weights.kdWeight)) as tf.Scalar, ce, kd, correct: correctOf(logits, labels) };
 }
 
 const weightedSum = (parts: tf.Tensor[]): tf.Scalar => (parts.length === 1 ? parts[0]! : tf.addN(parts)) as tf.Scalar;
